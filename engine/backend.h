@@ -1,0 +1,88 @@
+// The op interface the model runs on. A backend owns tensor memory and
+// executes ops, possibly asynchronously and on a device; callers only pass
+// Tensors around and move data in and out through Upload/Download.
+#ifndef KVLAB_ENGINE_BACKEND_H_
+#define KVLAB_ENGINE_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/tensor.h"
+
+namespace kvlab {
+
+// One attention call: the newest `n` rows of a layer's KV cache are the keys
+// and values of the `n` queries, which attend causally to every earlier row.
+// Shapes: q, out [n, num_heads, head_dim]; k, v [num_kv_heads, capacity,
+// head_dim]. kv_len[h] is KV head h's number of valid rows (including the n
+// new ones); heads may differ in length once a cache has been compressed.
+struct AttentionArgs {
+  Tensor q;
+  Tensor k;
+  Tensor v;
+  std::vector<int64_t> kv_len;
+  float scale = 1.0f;
+  // When > 0, query at cache row i only sees rows j with i - j < sliding_window.
+  int64_t sliding_window = 0;
+  Tensor out;
+};
+
+// Ops are enqueued in order; a backend may run them asynchronously. Ops on
+// malformed shapes are programming errors (checked). Device failures are
+// sticky and reported by the next Synchronize/Download. A backend instance is
+// not thread-safe: use one per thread of execution (the CPU backend
+// parallelizes each op internally).
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+
+  // Allocates an uninitialized tensor. RESOURCE_EXHAUSTED when out of memory.
+  virtual absl::StatusOr<Tensor> Allocate(DType dtype, std::vector<int64_t> shape) = 0;
+  // Copies dst.bytes() bytes from host memory into dst.
+  virtual absl::Status Upload(const void* host, const Tensor& dst) = 0;
+  // Waits for pending ops, then copies src into host memory (src.bytes()).
+  virtual absl::Status Download(const Tensor& src, void* host) = 0;
+  // Waits for pending ops; returns the first failure since the last call.
+  virtual absl::Status Synchronize() = 0;
+
+  // out[i, :] = table[ids[i], :]. table [vocab, hidden], out [n, hidden].
+  virtual void Embed(const Tensor& table, std::span<const int32_t> ids, const Tensor& out) = 0;
+  // out = x * rsqrt(mean(x^2) + eps) * weight, per row. x, out [n, d].
+  virtual void RmsNorm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) = 0;
+  // out = x @ w^T (+ bias). x [n, in], w [out, in], bias [out] or undefined.
+  virtual void Linear(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out) = 0;
+  // Fills table [n, head_dim/2, 2] with (cos, sin) of positions[i] * inv_freq[j],
+  // computed in f32 as the Hugging Face implementation does.
+  virtual void RopeTable(std::span<const int32_t> positions, std::span<const float> inv_freq,
+                         const Tensor& table) = 0;
+  // Rotates x [n, heads, head_dim] in place (rotate-half convention) by table.
+  virtual void ApplyRope(const Tensor& x, const Tensor& table) = 0;
+  // out = silu(gate) * up, elementwise.
+  virtual void SwiGlu(const Tensor& gate, const Tensor& up, const Tensor& out) = 0;
+  // x += y, elementwise.
+  virtual void AddInPlace(const Tensor& x, const Tensor& y) = 0;
+  // Writes src [n, num_kv_heads, head_dim] into cache [num_kv_heads, capacity,
+  // head_dim] at rows row_begin[h] .. row_begin[h] + n - 1 of each head h.
+  virtual void WriteKv(const Tensor& src, const Tensor& cache, std::span<const int64_t> row_begin) = 0;
+  // Copies rows [0, rows) of every head from one cache tensor to another of
+  // larger capacity (used when a cache grows).
+  virtual void CopyKvRows(const Tensor& src, const Tensor& dst, int64_t rows) = 0;
+  // Causal attention as described by AttentionArgs, without materializing the
+  // full score matrix (block-wise online softmax).
+  virtual void Attention(const AttentionArgs& args) = 0;
+};
+
+// The CPU backend (f32, BLAS GEMMs, all cores).
+std::unique_ptr<Backend> NewCpuBackend();
+
+}  // namespace kvlab
+
+#endif  // KVLAB_ENGINE_BACKEND_H_

@@ -1,0 +1,83 @@
+// The engine's per-sequence KV cache: for every layer and KV head, the keys
+// (post-RoPE) and values of the tokens seen so far, with their positions.
+#ifndef KVLAB_ENGINE_KV_CACHE_H_
+#define KVLAB_ENGINE_KV_CACHE_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/backend.h"
+#include "engine/model_config.h"
+
+namespace kvlab {
+
+// Storage per layer: K and V tensors [num_kv_heads, capacity, head_dim] on the
+// backend, plus host-side bookkeeping: the number of valid rows of each head
+// and the original token position of each row. Heads of a layer may hold
+// different numbers of rows (after per-head compression); appended tokens go
+// to the end of every head. Not thread-safe.
+class KvCache {
+ public:
+  // Allocates a cache for `config` with room for `capacity` rows per head.
+  // RESOURCE_EXHAUSTED when the backend cannot allocate it.
+  static absl::StatusOr<std::unique_ptr<KvCache>> Create(Backend& backend, const ModelConfig& config,
+                                                         int64_t capacity);
+
+  int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
+  int64_t num_kv_heads() const { return num_kv_heads_; }
+  int64_t head_dim() const { return head_dim_; }
+  int64_t capacity() const { return capacity_; }
+
+  // Number of tokens fed through the model into this cache; the next token
+  // gets this position.
+  int64_t next_position() const { return next_position_; }
+  // Token ids fed so far, in order.
+  const std::vector<int32_t>& tokens() const { return tokens_; }
+
+  const Tensor& k(int64_t layer) const { return layers_[layer].k; }
+  const Tensor& v(int64_t layer) const { return layers_[layer].v; }
+  int64_t length(int64_t layer, int64_t head) const { return layers_[layer].length[head]; }
+  const std::vector<int64_t>& lengths(int64_t layer) const { return layers_[layer].length; }
+  // Original positions of the rows of (layer, head).
+  const std::vector<int32_t>& positions(int64_t layer, int64_t head) const {
+    return layers_[layer].positions[head];
+  }
+  // Largest row count over all heads and layers.
+  int64_t max_length() const;
+  // Bytes of valid K/V rows held (f32), over all layers and heads.
+  int64_t used_bytes() const;
+
+  // Grows capacity (copying the valid rows) so that `extra` more rows fit in
+  // every head. RESOURCE_EXHAUSTED on allocation failure.
+  absl::Status Reserve(int64_t extra);
+
+  // For the model's forward: writes the K and V of n new tokens
+  // ([n, num_kv_heads, head_dim]) at the end of every head of `layer` and
+  // extends its lengths and positions. Capacity must have been reserved.
+  void Append(int64_t layer, const Tensor& k, const Tensor& v, int64_t first_position);
+  // For the model's forward: records that tokens were fed (after all layers).
+  void CommitTokens(std::span<const int32_t> tokens);
+
+ private:
+  struct Layer {
+    Tensor k, v;
+    std::vector<int64_t> length;
+    std::vector<std::vector<int32_t>> positions;
+  };
+  KvCache(Backend& backend, int64_t heads, int64_t head_dim)
+      : backend_(backend), num_kv_heads_(heads), head_dim_(head_dim) {}
+
+  Backend& backend_;
+  int64_t num_kv_heads_;
+  int64_t head_dim_;
+  int64_t capacity_ = 0;
+  int64_t next_position_ = 0;
+  std::vector<int32_t> tokens_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace kvlab
+
+#endif  // KVLAB_ENGINE_KV_CACHE_H_

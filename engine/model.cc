@@ -1,0 +1,181 @@
+#include "engine/model.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "engine/checkpoint.h"
+#include "engine/fingerprint.h"
+
+namespace kvlab {
+namespace {
+
+// Converts one checkpoint tensor to f32 on the backend.
+absl::StatusOr<Tensor> LoadTensor(const Checkpoint& ckpt, Backend& backend, const std::string& name,
+                                  const std::vector<int64_t>& shape, int64_t& total_bytes) {
+  KVLAB_ASSIGN_OR_RETURN(const TensorView* view, ckpt.Require(name, shape));
+  KVLAB_ASSIGN_OR_RETURN(Tensor t, backend.Allocate(DType::kF32, shape));
+  std::vector<float> host(view->num_elements());
+  ConvertToF32(view->dtype, view->data.data(), host.size(), host.data());
+  for (float f : host) {
+    if (!std::isfinite(f)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", name, "' in '", ckpt.FileOf(name), "' holds a non-finite value"));
+    }
+  }
+  KVLAB_RETURN_IF_ERROR(backend.Upload(host.data(), t));
+  ckpt.Release(*view);
+  total_bytes += static_cast<int64_t>(t.bytes());
+  return t;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir, Backend& backend) {
+  KVLAB_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(dir));
+  auto model = std::unique_ptr<Model>(new Model(backend));
+  model->dir_ = dir;
+  model->config_ = ckpt->config();
+  model->fingerprint_ = ComputeFingerprint(*ckpt);
+  for (double f : model->config_.RopeInverseFrequencies()) model->inv_freq_.push_back(static_cast<float>(f));
+  KVLAB_RETURN_IF_ERROR(model->LoadWeights(*ckpt));
+  return model;
+}
+
+absl::Status Model::LoadWeights(const Checkpoint& ckpt) {
+  const ModelConfig& c = config_;
+  const int64_t h = c.hidden_size, q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
+  auto load = [&](const std::string& name, std::vector<int64_t> shape) {
+    return LoadTensor(ckpt, backend_, name, shape, weight_bytes_);
+  };
+  KVLAB_ASSIGN_OR_RETURN(embed_, load("model.embed_tokens.weight", {c.vocab_size, h}));
+  KVLAB_ASSIGN_OR_RETURN(final_norm_, load("model.norm.weight", {h}));
+  if (c.tie_word_embeddings) {
+    lm_head_ = embed_;
+  } else {
+    KVLAB_ASSIGN_OR_RETURN(lm_head_, load("lm_head.weight", {c.vocab_size, h}));
+  }
+  layers_.resize(c.num_layers);
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string p = absl::StrCat("model.layers.", i, ".");
+    LayerWeights& w = layers_[i];
+    KVLAB_ASSIGN_OR_RETURN(w.input_norm, load(p + "input_layernorm.weight", {h}));
+    KVLAB_ASSIGN_OR_RETURN(w.post_norm, load(p + "post_attention_layernorm.weight", {h}));
+    KVLAB_ASSIGN_OR_RETURN(w.wq, load(p + "self_attn.q_proj.weight", {q_dim, h}));
+    KVLAB_ASSIGN_OR_RETURN(w.wk, load(p + "self_attn.k_proj.weight", {kv_dim, h}));
+    KVLAB_ASSIGN_OR_RETURN(w.wv, load(p + "self_attn.v_proj.weight", {kv_dim, h}));
+    KVLAB_ASSIGN_OR_RETURN(w.wo, load(p + "self_attn.o_proj.weight", {h, q_dim}));
+    if (c.attention_bias) {
+      KVLAB_ASSIGN_OR_RETURN(w.bq, load(p + "self_attn.q_proj.bias", {q_dim}));
+      KVLAB_ASSIGN_OR_RETURN(w.bk, load(p + "self_attn.k_proj.bias", {kv_dim}));
+      KVLAB_ASSIGN_OR_RETURN(w.bv, load(p + "self_attn.v_proj.bias", {kv_dim}));
+    }
+    KVLAB_ASSIGN_OR_RETURN(w.w_gate, load(p + "mlp.gate_proj.weight", {c.intermediate_size, h}));
+    KVLAB_ASSIGN_OR_RETURN(w.w_up, load(p + "mlp.up_proj.weight", {c.intermediate_size, h}));
+    KVLAB_ASSIGN_OR_RETURN(w.w_down, load(p + "mlp.down_proj.weight", {h, c.intermediate_size}));
+  }
+  return backend_.Synchronize();
+}
+
+absl::StatusOr<std::unique_ptr<KvCache>> Model::NewCache(int64_t capacity) const {
+  return KvCache::Create(backend_, config_, capacity);
+}
+
+absl::StatusOr<Logits> Model::Forward(std::span<const int32_t> tokens, KvCache& cache,
+                                      const ForwardOptions& options) const {
+  const ModelConfig& c = config_;
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return absl::InvalidArgumentError("forward: no tokens to feed");
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= c.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("forward: token id ", tokens[i], " at index ", i,
+                                                     " is outside the vocabulary [0, ", c.vocab_size, ")"));
+    }
+  }
+  if (cache.num_layers() != c.num_layers || cache.num_kv_heads() != c.num_kv_heads ||
+      cache.head_dim() != c.head_dim) {
+    return absl::InvalidArgumentError("forward: the KV cache was made for a different model shape");
+  }
+  KVLAB_RETURN_IF_ERROR(cache.Reserve(n));
+
+  const int64_t hd = c.head_dim, hq = c.num_heads, hkv = c.num_kv_heads, hidden = c.hidden_size;
+  const int64_t chunk = std::max<int64_t>(1, std::min(options.chunk_tokens, n));
+  auto alloc = [&](std::vector<int64_t> shape) { return backend_.Allocate(DType::kF32, shape); };
+  KVLAB_ASSIGN_OR_RETURN(Tensor x_buf, alloc({chunk, hidden}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor h_buf, alloc({chunk, hidden}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor q_buf, alloc({chunk, hq, hd}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor k_buf, alloc({chunk, hkv, hd}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor v_buf, alloc({chunk, hkv, hd}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor attn_buf, alloc({chunk, hq, hd}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor gate_buf, alloc({chunk, c.intermediate_size}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor up_buf, alloc({chunk, c.intermediate_size}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor rope_buf, alloc({chunk, hd / 2, 2}));
+
+  Logits logits;
+  logits.vocab = c.vocab_size;
+  logits.rows = options.all_logits ? n : 1;
+  logits.values.resize(logits.rows * logits.vocab);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t start_position = cache.next_position();
+  std::vector<int32_t> positions;
+
+  for (int64_t c0 = 0; c0 < n; c0 += chunk) {
+    const int64_t m = std::min(chunk, n - c0);
+    Tensor x = x_buf.Slice(0, m), hbuf = h_buf.Slice(0, m);
+    Tensor q = q_buf.Slice(0, m), k = k_buf.Slice(0, m), v = v_buf.Slice(0, m);
+    Tensor attn = attn_buf.Slice(0, m), gate = gate_buf.Slice(0, m), up = up_buf.Slice(0, m);
+    Tensor rope = rope_buf.Slice(0, m);
+    positions.resize(m);
+    for (int64_t i = 0; i < m; ++i) positions[i] = static_cast<int32_t>(start_position + c0 + i);
+    backend_.Embed(embed_, tokens.subspan(c0, m), x);
+    backend_.RopeTable(positions, inv_freq_, rope);
+
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+      const LayerWeights& w = layers_[l];
+      backend_.RmsNorm(x, w.input_norm, static_cast<float>(c.rms_norm_eps), hbuf);
+      backend_.Linear(hbuf, w.wq, w.bq, q.Reshape({m, hq * hd}));
+      backend_.Linear(hbuf, w.wk, w.bk, k.Reshape({m, hkv * hd}));
+      backend_.Linear(hbuf, w.wv, w.bv, v.Reshape({m, hkv * hd}));
+      backend_.ApplyRope(q, rope);
+      backend_.ApplyRope(k, rope);
+      cache.Append(l, k, v, start_position + c0);
+
+      AttentionArgs args;
+      args.q = q;
+      args.k = cache.k(l);
+      args.v = cache.v(l);
+      args.kv_len = cache.lengths(l);
+      args.scale = scale;
+      args.sliding_window = c.sliding_window.value_or(0);
+      args.out = attn;
+      backend_.Attention(args);
+      backend_.Linear(attn.Reshape({m, hq * hd}), w.wo, Tensor(), hbuf);
+      backend_.AddInPlace(x, hbuf);
+
+      backend_.RmsNorm(x, w.post_norm, static_cast<float>(c.rms_norm_eps), hbuf);
+      backend_.Linear(hbuf, w.w_gate, Tensor(), gate);
+      backend_.Linear(hbuf, w.w_up, Tensor(), up);
+      backend_.SwiGlu(gate, up, gate);
+      backend_.Linear(gate, w.w_down, Tensor(), hbuf);
+      backend_.AddInPlace(x, hbuf);
+    }
+
+    // Final norm and LM head only for the rows whose logits are wanted.
+    const bool last_chunk = c0 + m == n;
+    if (options.all_logits || last_chunk) {
+      const int64_t first = options.all_logits ? 0 : m - 1;
+      const int64_t rows = m - first;
+      Tensor xs = x.Slice(first, m), hs = hbuf.Slice(first, m);
+      backend_.RmsNorm(xs, final_norm_, static_cast<float>(c.rms_norm_eps), hs);
+      KVLAB_ASSIGN_OR_RETURN(Tensor out, alloc({rows, c.vocab_size}));
+      backend_.Linear(hs, lm_head_, Tensor(), out);
+      const int64_t dst_row = options.all_logits ? c0 : 0;
+      KVLAB_RETURN_IF_ERROR(backend_.Download(out, logits.values.data() + dst_row * c.vocab_size));
+    }
+  }
+  KVLAB_RETURN_IF_ERROR(backend_.Synchronize());
+  cache.CommitTokens(tokens);
+  return logits;
+}
+
+}  // namespace kvlab

@@ -1,0 +1,87 @@
+// A loaded transformer (Llama / Mistral / Qwen2 family) and its forward pass.
+#ifndef KVLAB_ENGINE_MODEL_H_
+#define KVLAB_ENGINE_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/hash.h"
+#include "engine/backend.h"
+#include "engine/kv_cache.h"
+#include "engine/model_config.h"
+
+namespace kvlab {
+
+struct ForwardOptions {
+  // Return logits for every fed token instead of only the last one.
+  bool all_logits = false;
+  // Tokens processed per step during prefill; bounds activation memory.
+  int64_t chunk_tokens = 512;
+};
+
+// Logits on the host, row-major [rows, vocab].
+struct Logits {
+  int64_t rows = 0;
+  int64_t vocab = 0;
+  std::vector<float> values;
+
+  std::span<const float> Row(int64_t r) const {
+    return std::span<const float>(values).subspan(r * vocab, vocab);
+  }
+};
+
+// Weights live on the backend in f32. A Model is immutable after Load and may
+// be used from several threads, each with its own KvCache and Backend-safe
+// usage (the CPU backend is safe for concurrent Forward calls).
+class Model {
+ public:
+  // Loads a Hugging Face model directory (see Checkpoint::Open) onto `backend`
+  // (not owned; must outlive the model), converting weights to f32 once and
+  // computing the fingerprint. Errors name the file and the problem.
+  static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& dir, Backend& backend);
+
+  const ModelConfig& config() const { return config_; }
+  const Hash128& fingerprint() const { return fingerprint_; }
+  const std::string& dir() const { return dir_; }
+  Backend& backend() const { return backend_; }
+  // Bytes of f32 weights held on the backend.
+  int64_t weight_bytes() const { return weight_bytes_; }
+
+  // A new empty cache with room for `capacity` tokens (it grows on demand).
+  absl::StatusOr<std::unique_ptr<KvCache>> NewCache(int64_t capacity) const;
+
+  // Feeds `tokens` after whatever `cache` already holds (prefill when the
+  // cache is empty, decode steps or query appends otherwise), appending their
+  // K/V. Returns the logits of the last token, or of every token with
+  // options.all_logits. INVALID_ARGUMENT for an empty input, a token id out of
+  // range or a cache made for another model shape; backend errors otherwise.
+  // On error the cache may hold a partial append and should be discarded.
+  absl::StatusOr<Logits> Forward(std::span<const int32_t> tokens, KvCache& cache,
+                                 const ForwardOptions& options = {}) const;
+
+ private:
+  struct LayerWeights {
+    Tensor input_norm, post_norm;
+    Tensor wq, wk, wv, wo, bq, bk, bv;
+    Tensor w_gate, w_up, w_down;
+  };
+  Model(Backend& backend) : backend_(backend) {}
+  absl::Status LoadWeights(const class Checkpoint& ckpt);
+
+  Backend& backend_;
+  std::string dir_;
+  ModelConfig config_;
+  Hash128 fingerprint_;
+  int64_t weight_bytes_ = 0;
+  std::vector<float> inv_freq_;
+  Tensor embed_, final_norm_, lm_head_;
+  std::vector<LayerWeights> layers_;
+};
+
+}  // namespace kvlab
+
+#endif  // KVLAB_ENGINE_MODEL_H_
