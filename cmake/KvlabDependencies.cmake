@@ -18,3 +18,7 @@ find_library(KVLAB_OPENBLAS_LIB NAMES openblas REQUIRED)
 add_library(kvlab_blas INTERFACE)
 target_include_directories(kvlab_blas INTERFACE ${KVLAB_CBLAS_INCLUDE})
 target_link_libraries(kvlab_blas INTERFACE ${KVLAB_OPENBLAS_LIB})
+
+# Protocol Buffers and gRPC (the services' API).
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)

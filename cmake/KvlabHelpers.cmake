@@ -30,13 +30,15 @@ function(kvlab_add_binary name)
 endfunction()
 
 # kvlab_add_test(name LABEL unit|integration|e2e|gpu SOURCES ... [DEPS ...]
-#                [TIMEOUT seconds] [ENVIRONMENT VAR=value ...])
+#                [TIMEOUT seconds] [ENVIRONMENT VAR=value ...] [FIXTURES name ...])
 # Builds a GoogleTest executable and registers each of its test cases with
 # ctest under the given label. Tests see KVLAB_SOURCE_DIR (the repository) and
 # KVLAB_TEST_CACHE (a cache directory for downloaded reference data) in their
 # environment. A GTEST_SKIP() is reported by ctest as skipped, not passed.
+# FIXTURES names ctest fixtures (FIXTURES_SETUP of another test, e.g. a
+# reference-data fetch) that every test case requires.
 function(kvlab_add_test name)
-  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS;ENVIRONMENT" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS;ENVIRONMENT;FIXTURES" ${ARGN})
   if(NOT ARG_LABEL MATCHES "^(unit|integration|e2e|gpu)$")
     message(FATAL_ERROR "kvlab_add_test(${name}): LABEL must be unit, integration, e2e or gpu")
   endif()
@@ -52,11 +54,25 @@ function(kvlab_add_test name)
   else()
     set(cache_dir ${PROJECT_BINARY_DIR}/test-cache)
   endif()
+  # gtest_discover_tests forwards PROPERTIES as one flat list, so a
+  # ;-separated ENVIRONMENT value would keep only its first entry: give each
+  # variable its own single-valued property.
+  set(env_props ENVIRONMENT "KVLAB_TEST_CACHE=${cache_dir}"
+                ENVIRONMENT_MODIFICATION "KVLAB_SOURCE_DIR=set:${PROJECT_SOURCE_DIR}")
+  if(ARG_ENVIRONMENT)
+    message(FATAL_ERROR "kvlab_add_test(${name}): extra ENVIRONMENT entries would be lost by "
+                        "gtest_discover_tests; use a ctest fixture or read a file instead")
+  endif()
+  set(fixture_props "")
+  if(ARG_FIXTURES)
+    set(fixture_props FIXTURES_REQUIRED "${ARG_FIXTURES}")
+  endif()
   gtest_discover_tests(${name}
     DISCOVERY_MODE PRE_TEST
     PROPERTIES
+      ${fixture_props}
       LABELS ${ARG_LABEL}
       TIMEOUT ${ARG_TIMEOUT}
       SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
-      ENVIRONMENT "KVLAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};KVLAB_TEST_CACHE=${cache_dir};${ARG_ENVIRONMENT}")
+      ${env_props})
 endfunction()

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <immintrin.h>
 #include <thread>
 #include <vector>
 
@@ -39,13 +40,17 @@ class Pool {
       n_ = n;
       grain_ = grain;
       next_.store(0);
-      active_ = static_cast<int>(workers_.size());
-      ++generation_;
+      active_.store(static_cast<int>(workers_.size()));
+      generation_.fetch_add(1);
     }
     cv_.notify_all();
     Work();
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [this] { return active_ == 0; });
+    // Workers usually finish within microseconds of us: spin before blocking.
+    for (int i = 0; i < kSpins && active_.load() != 0; ++i) _mm_pause();
+    if (active_.load() != 0) {
+      std::unique_lock<std::mutex> lock(mu_);
+      done_cv_.wait(lock, [this] { return active_.load() == 0; });
+    }
     fn_ = nullptr;
   }
 
@@ -63,16 +68,19 @@ class Pool {
   void WorkerLoop() {
     uint64_t seen = 0;
     for (;;) {
+      // Ops come in quick succession (a decode step is ~100 of them): spin
+      // briefly for the next one before sleeping.
+      for (int i = 0; i < kSpins && generation_.load() == seen; ++i) _mm_pause();
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        cv_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
         if (stop_) return;
-        seen = generation_;
+        seen = generation_.load();
       }
       Work();
       {
         std::lock_guard<std::mutex> lock(mu_);
-        --active_;
+        active_.fetch_sub(1);
       }
       done_cv_.notify_one();
     }
@@ -83,9 +91,10 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable done_cv_;
+  static constexpr int kSpins = 20000;  // ~50-100 us of pause instructions
   bool stop_ = false;
-  uint64_t generation_ = 0;
-  int active_ = 0;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> active_{0};
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;

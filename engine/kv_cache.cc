@@ -65,6 +65,81 @@ void KvCache::Append(int64_t layer_index, const Tensor& k, const Tensor& v, int6
   }
 }
 
+namespace {
+
+// Rows [0, rows) of head `head` of a [heads, capacity, head_dim] tensor, as a
+// [rows, head_dim] view.
+Tensor HeadRows(const Tensor& t, int64_t head, int64_t rows) {
+  const int64_t cap = t.dim(1), hd = t.dim(2);
+  return t.Reshape({t.dim(0) * cap, hd}).Slice(head * cap, head * cap + rows);
+}
+
+}  // namespace
+
+absl::Status KvCache::SetHead(int64_t layer_index, int64_t head, std::span<const float> k,
+                              std::span<const float> v, std::vector<int32_t> positions) {
+  if (layer_index < 0 || layer_index >= num_layers() || head < 0 || head >= num_kv_heads_) {
+    return absl::InvalidArgumentError("KV cache: layer or head out of range");
+  }
+  const int64_t rows = static_cast<int64_t>(positions.size());
+  if (static_cast<int64_t>(k.size()) != rows * head_dim_ || static_cast<int64_t>(v.size()) != rows * head_dim_) {
+    return absl::InvalidArgumentError("KV cache: K/V sizes do not match the number of positions");
+  }
+  if (rows > capacity_) KVLAB_RETURN_IF_ERROR(Reserve(rows - max_length()));
+  Layer& layer = layers_[layer_index];
+  if (rows > 0) {
+    KVLAB_RETURN_IF_ERROR(backend_.Upload(k.data(), HeadRows(layer.k, head, rows)));
+    KVLAB_RETURN_IF_ERROR(backend_.Upload(v.data(), HeadRows(layer.v, head, rows)));
+  }
+  layer.length[head] = rows;
+  layer.positions[head] = std::move(positions);
+  return absl::OkStatus();
+}
+
+absl::Status KvCache::ReadHead(int64_t layer_index, int64_t head, std::vector<float>* k,
+                               std::vector<float>* v) const {
+  if (layer_index < 0 || layer_index >= num_layers() || head < 0 || head >= num_kv_heads_) {
+    return absl::InvalidArgumentError("KV cache: layer or head out of range");
+  }
+  const Layer& layer = layers_[layer_index];
+  const int64_t rows = layer.length[head];
+  k->resize(rows * head_dim_);
+  v->resize(rows * head_dim_);
+  if (rows == 0) return absl::OkStatus();
+  KVLAB_RETURN_IF_ERROR(backend_.Download(HeadRows(layer.k, head, rows), k->data()));
+  return backend_.Download(HeadRows(layer.v, head, rows), v->data());
+}
+
+void KvCache::SetTokens(std::vector<int32_t> tokens, int64_t next_position) {
+  tokens_ = std::move(tokens);
+  next_position_ = next_position;
+}
+
+absl::Status KvCache::DropNewest(int64_t n) {
+  if (n < 0 || n > static_cast<int64_t>(tokens_.size())) {
+    return absl::FailedPreconditionError("KV cache: cannot drop more tokens than were fed");
+  }
+  for (const Layer& layer : layers_) {
+    for (int64_t h = 0; h < num_kv_heads_; ++h) {
+      const auto& pos = layer.positions[h];
+      if (layer.length[h] < n ||
+          (n > 0 && (pos.back() != next_position_ - 1 || pos[pos.size() - n] != next_position_ - n))) {
+        return absl::FailedPreconditionError(
+            "KV cache: the newest rows are not the newest tokens (evicted while decoding)");
+      }
+    }
+  }
+  for (Layer& layer : layers_) {
+    for (int64_t h = 0; h < num_kv_heads_; ++h) {
+      layer.length[h] -= n;
+      layer.positions[h].resize(layer.length[h]);
+    }
+  }
+  tokens_.resize(tokens_.size() - n);
+  next_position_ -= n;
+  return absl::OkStatus();
+}
+
 void KvCache::CommitTokens(std::span<const int32_t> tokens) {
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
   next_position_ += static_cast<int64_t>(tokens.size());

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -52,6 +53,22 @@ class KvCache {
   // Grows capacity (copying the valid rows) so that `extra` more rows fit in
   // every head. RESOURCE_EXHAUSTED on allocation failure.
   absl::Status Reserve(int64_t extra);
+
+  // Replaces the rows of (layer, head) with `rows` = positions.size() rows
+  // given on the host as k, v [rows, head_dim] (K with RoPE applied at
+  // `positions`). Reserves capacity as needed. INVALID_ARGUMENT on size
+  // mismatch; backend errors otherwise.
+  absl::Status SetHead(int64_t layer, int64_t head, std::span<const float> k, std::span<const float> v,
+                       std::vector<int32_t> positions);
+  // Copies the valid rows of (layer, head) to the host ([rows, head_dim] each).
+  absl::Status ReadHead(int64_t layer, int64_t head, std::vector<float>* k, std::vector<float>* v) const;
+  // Sets the token history and the next position (used when importing).
+  void SetTokens(std::vector<int32_t> tokens, int64_t next_position);
+  // Drops the newest `n` rows of every head and the last `n` tokens, undoing
+  // the latest appends (e.g. generated tokens in gold-answer mode).
+  // FAILED_PRECONDITION when some head holds fewer than n rows or its newest
+  // rows are not the newest positions (the cache was evicted while decoding).
+  absl::Status DropNewest(int64_t n);
 
   // For the model's forward: writes the K and V of n new tokens
   // ([n, num_kv_heads, head_dim]) at the end of every head of `layer` and

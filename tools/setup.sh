@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libre2-dev libxxhash-dev libopenblas-dev
+  nlohmann-json3-dev libre2-dev libxxhash-dev libopenblas-dev libicu-dev
   redis-server
   python3 python3-numpy python3-torch
   nodejs
