@@ -1,0 +1,87 @@
+#include "kvcache/entry_stream.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace kvlab {
+
+bool ForEachChunk(const KvEntry& entry, const std::function<bool(const v1::KvChunk&)>& emit,
+                  int64_t max_chunk_bytes) {
+  v1::KvChunk chunk;
+  *chunk.mutable_header() = entry.header;
+  if (!emit(chunk)) return false;
+  for (size_t l = 0; l < entry.layers.size(); ++l) {
+    const std::string& bytes = entry.layers[l];
+    int64_t offset = 0;
+    do {
+      const int64_t n = std::min<int64_t>(max_chunk_bytes, static_cast<int64_t>(bytes.size()) - offset);
+      v1::KvChunk c;
+      v1::KvLayerChunk* lc = c.mutable_layer();
+      lc->set_layer(static_cast<int32_t>(l));
+      lc->set_offset(offset);
+      lc->set_data(bytes.data() + offset, n);
+      if (!emit(c)) return false;
+      offset += n;
+    } while (offset < static_cast<int64_t>(bytes.size()));
+  }
+  return true;
+}
+
+absl::Status EntryAssembler::Add(const v1::KvChunk& chunk) {
+  if (chunk.has_header()) {
+    if (entry_) return absl::InvalidArgumentError("entry stream: a second header arrived");
+    const v1::KvEntryHeader& h = chunk.header();
+    if (h.num_layers() < 0 || h.num_layers() > 4096 || h.layer_bytes_size() != h.num_layers()) {
+      return absl::InvalidArgumentError("entry stream: header layer counts are inconsistent");
+    }
+    entry_.emplace();
+    entry_->header = h;
+    entry_->layers.resize(h.num_layers());
+    return absl::OkStatus();
+  }
+  if (!chunk.has_layer()) return absl::InvalidArgumentError("entry stream: empty chunk");
+  if (!entry_) return absl::InvalidArgumentError("entry stream: layer data arrived before the header");
+  const v1::KvLayerChunk& lc = chunk.layer();
+  const int64_t layers = static_cast<int64_t>(entry_->layers.size());
+  // Advance past layers that are complete.
+  while (layer_ < layers &&
+         static_cast<int64_t>(entry_->layers[layer_].size()) == entry_->header.layer_bytes(layer_) &&
+         lc.layer() > layer_) {
+    ++layer_;
+  }
+  if (lc.layer() != layer_ || layer_ >= layers) {
+    return absl::InvalidArgumentError(absl::StrCat("entry stream: chunk of layer ", lc.layer(),
+                                                   " arrived while layer ", layer_, " was expected"));
+  }
+  std::string& dst = entry_->layers[layer_];
+  if (lc.offset() != static_cast<int64_t>(dst.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("entry stream: layer ", layer_, " chunk at offset ",
+                                                   lc.offset(), " but ", dst.size(), " bytes were received"));
+  }
+  if (static_cast<int64_t>(dst.size() + lc.data().size()) > entry_->header.layer_bytes(layer_)) {
+    return absl::InvalidArgumentError(absl::StrCat("entry stream: layer ", layer_, " exceeds its declared size"));
+  }
+  if (dst.empty()) dst.reserve(entry_->header.layer_bytes(layer_));
+  dst.append(lc.data());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KvEntry> EntryAssembler::Finish() {
+  if (!entry_) return absl::InvalidArgumentError("entry stream: no header was received");
+  for (int64_t l = 0; l < static_cast<int64_t>(entry_->layers.size()); ++l) {
+    if (static_cast<int64_t>(entry_->layers[l].size()) != entry_->header.layer_bytes(l)) {
+      return absl::InvalidArgumentError(absl::StrCat("entry stream ended early: layer ", l, " has ",
+                                                     entry_->layers[l].size(), " of ",
+                                                     entry_->header.layer_bytes(l), " bytes"));
+    }
+  }
+  KVLAB_RETURN_IF_ERROR(VerifyEntry(*entry_));
+  KvEntry out = std::move(*entry_);
+  entry_.reset();
+  layer_ = 0;
+  return out;
+}
+
+}  // namespace kvlab

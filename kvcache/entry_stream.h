@@ -1,0 +1,44 @@
+// Moving a KvEntry as a stream of kvlab.v1.KvChunk messages: the header
+// first, then each layer in order in pieces of at most kMaxChunkBytes.
+#ifndef KVLAB_KVCACHE_ENTRY_STREAM_H_
+#define KVLAB_KVCACHE_ENTRY_STREAM_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "kvcache/kv_entry.h"
+
+namespace kvlab {
+
+inline constexpr int64_t kMaxChunkBytes = 4 << 20;  // 4 MiB
+
+// Calls `emit` for the header chunk and then every layer chunk (each at most
+// `max_chunk_bytes` of layer data). Stops early and returns false when emit
+// returns false (e.g. the peer went away); returns true otherwise.
+bool ForEachChunk(const KvEntry& entry, const std::function<bool(const v1::KvChunk&)>& emit,
+                  int64_t max_chunk_bytes = kMaxChunkBytes);
+
+// Reassembles an entry from chunks received in order. Not thread-safe.
+class EntryAssembler {
+ public:
+  // Consumes one chunk. INVALID_ARGUMENT for chunks out of order (layer data
+  // before the header, a second header, a gap or overlap in a layer, a layer
+  // larger than its header says, more layers than the header has).
+  absl::Status Add(const v1::KvChunk& chunk);
+  // True once a header has been received.
+  bool started() const { return entry_.has_value(); }
+  // Returns the complete entry after verifying every layer against its
+  // checksum: INVALID_ARGUMENT when the stream ended early, DATA_LOSS on a
+  // checksum mismatch.
+  absl::StatusOr<KvEntry> Finish();
+
+ private:
+  std::optional<KvEntry> entry_;
+  int64_t layer_ = 0;  // the layer currently being filled
+};
+
+}  // namespace kvlab
+
+#endif  // KVLAB_KVCACHE_ENTRY_STREAM_H_

@@ -1,0 +1,158 @@
+#include "services/evaluator/local_evaluator.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "services/common/request_context.h"
+#include "services/evaluator/job_spec.h"
+
+namespace kvlab {
+namespace {
+
+bool Finished(v1::JobStatus::State s) {
+  return s == v1::JobStatus::SUCCEEDED || s == v1::JobStatus::FAILED || s == v1::JobStatus::CANCELLED;
+}
+
+class LocalEvaluator : public Evaluator {
+ public:
+  LocalEvaluator(JobDeps deps, const LocalEvaluatorOptions& options) : deps_(std::move(deps)), options_(options) {}
+
+  ~LocalEvaluator() override {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [id, job] : jobs_) {
+        job->cancelled.store(true);
+        if (job->thread.joinable()) threads.push_back(std::move(job->thread));
+      }
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  absl::StatusOr<v1::JobStatus> SubmitJob(const v1::SubmitJobRequest& request) override {
+    nlohmann::json doc = nlohmann::json::parse(request.job_json(), nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) return absl::InvalidArgumentError("job_json is not valid JSON");
+    KVLAB_ASSIGN_OR_RETURN(JobSpec spec, ParseJobSpec(doc));
+    auto job = std::make_shared<Job>();
+    job->spec = spec;
+    job->status.set_job_id(absl::StrCat(spec.name, "-", NewRequestId().substr(2, 8)));
+    job->status.set_state(v1::JobStatus::QUEUED);
+    job->status.set_output_dir(request.output_dir().empty()
+                                   ? options_.results_dir + "/" + job->status.job_id()
+                                   : request.output_dir());
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_[job->status.job_id()] = job;
+    job->thread = std::thread([this, job] { Run(job); });
+    return job->status;
+  }
+
+  absl::Status WatchJob(const std::string& job_id,
+                        const std::function<bool(const v1::JobStatus&)>& on_update) override {
+    std::shared_ptr<Job> job = Find(job_id);
+    if (!job) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+    int64_t seen = -1;
+    while (true) {
+      v1::JobStatus status;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait_for(lock, std::chrono::seconds(1), [&] { return job->version != seen; });
+        seen = job->version;
+        status = job->status;
+        status.set_elapsed_s(job->elapsed());
+      }
+      if (!on_update(status) || Finished(status.state())) return absl::OkStatus();
+    }
+  }
+
+  absl::StatusOr<v1::ListJobsResponse> ListJobs() override {
+    v1::ListJobsResponse response;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, job] : jobs_) *response.add_jobs() = job->status;
+    return response;
+  }
+
+  absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id) override {
+    std::shared_ptr<Job> job = Find(job_id);
+    if (!job) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
+    job->cancelled.store(true);
+    std::lock_guard<std::mutex> lock(mu_);
+    return job->status;
+  }
+
+ private:
+  struct Job {
+    JobSpec spec;
+    v1::JobStatus status;
+    std::atomic<bool> cancelled{false};
+    std::thread thread;
+    int64_t version = 0;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    double elapsed() const {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  };
+
+  std::shared_ptr<Job> Find(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(id);
+    return it == jobs_.end() ? nullptr : it->second;
+  }
+
+  void Update(Job& job, const std::function<void(v1::JobStatus&)>& change) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      change(job.status);
+      job.status.set_elapsed_s(job.elapsed());
+      ++job.version;
+    }
+    cv_.notify_all();
+  }
+
+  void Run(const std::shared_ptr<Job>& job) {
+    Update(*job, [](v1::JobStatus& s) { s.set_state(v1::JobStatus::RUNNING); });
+    const int64_t start_done = -1;
+    int64_t first_done = start_done;
+    auto progress = [&](int64_t done, int64_t total) {
+      if (first_done == start_done) first_done = done;
+      const double elapsed = job->elapsed();
+      Update(*job, [&](v1::JobStatus& s) {
+        s.set_turns_done(done);
+        s.set_turns_total(total);
+        const int64_t fresh = done - first_done;
+        s.set_eta_s(fresh > 0 ? elapsed / fresh * (total - done) : 0.0);
+      });
+    };
+    auto outcome = RunJob(job->spec, deps_, job->status.output_dir(), progress, job->cancelled);
+    Update(*job, [&](v1::JobStatus& s) {
+      if (outcome.ok()) {
+        s.set_state(v1::JobStatus::SUCCEEDED);
+        s.set_summary_markdown(outcome->summary_markdown);
+        s.set_eta_s(0);
+      } else if (outcome.status().code() == absl::StatusCode::kCancelled) {
+        s.set_state(v1::JobStatus::CANCELLED);
+      } else {
+        s.set_state(v1::JobStatus::FAILED);
+        s.set_error(outcome.status().ToString());
+      }
+    });
+  }
+
+  JobDeps deps_;
+  const LocalEvaluatorOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::shared_ptr<Job>> jobs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Evaluator> NewLocalEvaluator(JobDeps deps, const LocalEvaluatorOptions& options) {
+  return std::make_unique<LocalEvaluator>(std::move(deps), options);
+}
+
+}  // namespace kvlab

@@ -1,0 +1,73 @@
+#include "services/evaluator/synthetic_kv.h"
+
+#include <random>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+
+namespace kvlab {
+namespace {
+
+// A random version-4 UUID string.
+std::string Uuid(std::mt19937_64& rng) {
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffull) | 0x0000000000004000ull;
+  b = (b & 0x3fffffffffffffffull) | 0x8000000000000000ull;
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48,
+                         b & 0xffffffffffffull);
+}
+
+std::string Render(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::string out = "{";
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    absl::StrAppend(&out, i ? ", " : "", "\"", pairs[i].first, "\": \"", pairs[i].second, "\"");
+  }
+  out += "}";
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<TaskSample> GenerateKvSample(const KvTaskOptions& options, const Tokenizer& tokenizer) {
+  if (options.turns < 1) return absl::InvalidArgumentError("kv task: turns must be at least 1");
+  std::mt19937_64 rng(options.seed * 1000003ull + static_cast<uint64_t>(options.index));
+  std::vector<std::pair<std::string, std::string>> pairs;
+  // Tokens per pair, measured on the first pairs, to grow in large steps.
+  int64_t tokens = 0;
+  while (true) {
+    pairs.emplace_back(Uuid(rng), Uuid(rng));
+    if (pairs.size() % 16 == 1 || tokens >= options.context_tokens * 9 / 10) {
+      KVLAB_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer.Encode(Render(pairs), false));
+      tokens = static_cast<int64_t>(ids.size());
+      if (tokens > options.context_tokens) {
+        pairs.pop_back();
+        break;
+      }
+    } else {
+      tokens += tokens / static_cast<int64_t>(pairs.size() - 1);
+    }
+  }
+  if (static_cast<int>(pairs.size()) < options.turns) {
+    return absl::InvalidArgumentError(absl::StrCat("kv task: ", options.context_tokens,
+                                                   " tokens hold only ", pairs.size(), " pairs, fewer than ",
+                                                   options.turns, " turns"));
+  }
+  TaskSample s;
+  s.task = "kv";
+  s.id = absl::StrCat("kv-", options.seed, "-", options.index);
+  s.context = absl::StrCat("Extract the value corresponding to the specified key in the JSON object below.\n\n",
+                           Render(pairs));
+  s.max_new_tokens = 50;
+  const int n = static_cast<int>(pairs.size());
+  for (int t = 0; t < options.turns; ++t) {
+    // Evenly spread: turn t asks the pair at (t + 0.5) / turns of the object.
+    const int at = std::min(n - 1, static_cast<int>((t + 0.5) * n / options.turns));
+    s.turns.push_back({absl::StrCat("Key: \"", pairs[at].first, "\"\nThe value associated with the specified key is: "),
+                       pairs[at].second});
+  }
+  return s;
+}
+
+}  // namespace kvlab
