@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "kvcache/kv_policy_spec.h"
 
 namespace kvlab {
 namespace {
@@ -20,21 +21,6 @@ absl::StatusOr<std::string> CanonicalPrefill(absl::string_view text) {
   KVLAB_ASSIGN_OR_RETURN(SpecTerm t, ParseSpecTerm(std::string_view(text.data(), text.size())));
   if (t.name == "dense" && t.params.empty()) return t.Canonical();
   return Invalid("unknown prefill pattern (known: dense)", text);
-}
-
-// Validates a KV policy term and picks its codec.
-absl::StatusOr<std::string> CanonicalKv(absl::string_view text, std::string* codec) {
-  KVLAB_ASSIGN_OR_RETURN(SpecTerm t, ParseSpecTerm(std::string_view(text.data(), text.size())));
-  if (t.name == "full") {
-    for (const auto& [k, v] : t.params) {
-      if (k != "dtype") return Invalid(absl::StrCat("full has no parameter '", k, "' (known: dtype)"), text);
-      if (v != "f32" && v != "f16" && v != "bf16") return Invalid("full{dtype} must be f32, f16 or bf16", text);
-    }
-    *codec = t.params.count("dtype") ? t.params["dtype"] : "f32";
-    if (*codec == "f32") t.params.erase("dtype");  // the default is not spelled out
-    return t.Canonical();
-  }
-  return Invalid("unknown KV policy (known: full)", text);
 }
 
 }  // namespace
@@ -97,7 +83,7 @@ absl::StatusOr<MethodSpec> ParseMethodSpec(std::string_view std_text) {
     KVLAB_ASSIGN_OR_RETURN(spec.prefill, CanonicalPrefill(parts["prefill"]));
   }
   if (parts.count("kv")) {
-    KVLAB_ASSIGN_OR_RETURN(spec.kv, CanonicalKv(parts["kv"], &spec.codec));
+    KVLAB_ASSIGN_OR_RETURN(spec.kv, CanonicalKvPolicy(parts["kv"], &spec.codec));
   }
   for (const char* axis : {"decode", "prompt"}) {
     if (parts.count(axis)) {
