@@ -1,0 +1,199 @@
+// The evaluator's pieces: job files, the Retr.KV generator, prompt pieces,
+// summaries, and resumable job runs over the local services.
+#include <fstream>
+
+#include "engine/backend.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/compressor/compressor.h"
+#include "services/decode/decode_worker.h"
+#include "services/evaluator/job_runner.h"
+#include "services/evaluator/prompt_builder.h"
+#include "services/evaluator/report.h"
+#include "services/evaluator/synthetic_kv.h"
+#include "services/kvstore/kv_store.h"
+#include "services/prefill/prefiller.h"
+#include "tests/util/test_util.h"
+
+namespace kvlab {
+namespace {
+
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+TEST(JobSpecTest, ParsesAndCanonicalizes) {
+  auto job = ParseJobSpec(json::parse(R"({"name": "j1", "tasks": [{"task": "kv", "sessions": 2, "turns": 3,
+      "context_tokens": 300}], "methods": ["kv=full", "kv=full{dtype=f16}"], "modes": ["multi_request"]})"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->methods[0], "prefill=dense;kv=full;decode=none;prompt=none");
+  EXPECT_EQ(job->methods[1], "prefill=dense;kv=full{dtype=f16};decode=none;prompt=none");
+  ASSERT_EQ(job->modes.size(), 1u);
+  EXPECT_EQ(job->tasks[0].turns, 3);
+  auto again = ParseJobSpec(job->ToJson());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->ToJson(), job->ToJson());
+}
+
+TEST(JobSpecTest, ErrorsNameTheField) {
+  struct Case {
+    const char* doc;
+    const char* field;
+  } cases[] = {
+      {R"({"tasks": []})", "tasks"},
+      {R"({"tasks": [{"task": "nope"}]})", "tasks[0].task"},
+      {R"({"tasks": [{"task": "kv", "turns": 0}]})", "tasks[0].turns"},
+      {R"({"tasks": [{"task": "kv"}], "methods": ["kv=magic"]})", "methods[0]"},
+      {R"({"tasks": [{"task": "kv"}], "modes": ["sideways"]})", "modes"},
+      {R"({"tasks": [{"task": "kv"}], "colour": 1})", "colour"},
+      {R"({"tasks": [{"task": "kv"}], "name": "a b"})", "name"},
+  };
+  for (const Case& c : cases) {
+    auto job = ParseJobSpec(json::parse(c.doc));
+    EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument) << c.doc;
+    EXPECT_THAT(job.status().message(), HasSubstr(c.field)) << c.doc;
+  }
+}
+
+class EvaluatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend_ = NewCpuBackend();
+    model_ = std::move(*Model::Load(testing::FixtureDir("tiny-llama3"), *backend_));
+    tokenizer_ = std::move(*Tokenizer::FromModelDir(testing::FixtureDir("tiny-llama3")));
+    chat_ = *ChatTemplate::FromModelDir(testing::FixtureDir("tiny-llama3"));
+    store_ = NewLocalKvStore();
+    compressor_ = NewLocalCompressor();
+    prefill_ = NewLocalPrefiller(model_.get(), tokenizer_.get(), compressor_.get(), store_.get());
+    decode_ = NewLocalDecodeWorker(model_.get(), tokenizer_.get(), store_.get());
+  }
+
+  JobDeps Deps() { return JobDeps{prefill_.get(), {decode_.get()}, tokenizer_.get(), chat_}; }
+
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::optional<ChatTemplate> chat_;
+  std::unique_ptr<KvStore> store_;
+  std::unique_ptr<Compressor> compressor_;
+  std::unique_ptr<Prefiller> prefill_;
+  std::unique_ptr<DecodeWorker> decode_;
+};
+
+TEST_F(EvaluatorTest, KvSamplesAreSeededSizedAndSpread) {
+  KvTaskOptions opts;
+  opts.context_tokens = 600;
+  opts.turns = 4;
+  auto a = GenerateKvSample(opts, *tokenizer_);
+  auto b = GenerateKvSample(opts, *tokenizer_);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->context, b->context);
+  opts.index = 1;
+  auto c = GenerateKvSample(opts, *tokenizer_);
+  EXPECT_NE(a->context, c->context);
+  auto ids = tokenizer_->Encode(a->context, false);
+  EXPECT_LE(ids->size(), 600u + 40u);  // the instruction line rides on top of the object
+  EXPECT_GE(ids->size(), 450u);
+  ASSERT_EQ(a->turns.size(), 4u);
+  size_t last = 0;
+  for (const TaskTurn& t : a->turns) {
+    size_t at = a->context.find("\"" + t.answer + "\"");
+    ASSERT_NE(at, std::string::npos) << "gold value is in the context";
+    EXPECT_GT(at, last);  // asked keys move through the object
+    last = at;
+  }
+  EXPECT_GT(last, a->context.size() / 2);
+}
+
+TEST_F(EvaluatorTest, PromptPiecesReassembleTheRenderedConversation) {
+  KvTaskOptions opts;
+  opts.context_tokens = 200;
+  opts.turns = 3;
+  TaskSample s = *GenerateKvSample(opts, *tokenizer_);
+  auto p = BuildPrompts(s, *tokenizer_, chat_);
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto text = [&](const std::vector<int32_t>& ids) { return *tokenizer_->Decode(ids, false); };
+  for (size_t i = 0; i < s.turns.size(); ++i) {
+    std::vector<ChatMessage> msgs = {{"user", s.context + "\n\n" + s.turns[i].input}};
+    EXPECT_EQ(text(p->context) + text(p->queries[i]), *chat_->Render(msgs, true));
+  }
+  std::vector<ChatMessage> conv = {{"user", s.context + "\n\n" + s.turns[0].input},
+                                   {"assistant", s.turns[0].answer},
+                                   {"user", s.turns[1].input},
+                                   {"assistant", s.turns[1].answer},
+                                   {"user", s.turns[2].input}};
+  EXPECT_EQ(text(p->first_turn) + text(p->appends[0]) + text(p->appends[1]), *chat_->Render(conv, true));
+
+  auto plain = BuildPrompts(s, *tokenizer_, std::nullopt);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->context.front(), *tokenizer_->bos_id());
+  EXPECT_EQ(text(plain->context) + text(plain->queries[2]),
+            "<|begin_of_text|>" + s.context + "\n\n" + s.turns[2].input);
+}
+
+TEST(ReportTest, AggregatesPerTurnAndOverall) {
+  std::vector<json> records;
+  auto add = [&](const char* mode, int turn, double score, double bytes, double ratio) {
+    records.push_back({{"task", "kv"}, {"method", "m"}, {"mode", mode}, {"turn", turn}, {"score", score},
+                       {"entry_bytes", bytes}, {"compression_ratio", ratio}, {"ttft_ms", 10.0}});
+  };
+  add("multi_turn", 1, 1, 1 << 20, 2);
+  add("multi_turn", 1, 0, 1 << 20, 2);
+  add("multi_turn", 2, 1, 3 << 20, 4);
+  add("multi_request", 1, 1, 1 << 20, 1);
+  std::string md = SummaryMarkdown(records);
+  // multi_turn: T1 = 50%, T2 = 100%, avg = 2/3, bytes = 5/3 MiB, ratio = 8/3.
+  EXPECT_THAT(md, HasSubstr("| kv | `m` | multi_turn | 50.0 | 100.0 | 66.7 | 1.67 | 2.67 | 10.0 |"));
+  EXPECT_THAT(md, HasSubstr("| kv | `m` | multi_request | 100.0 | – | 100.0 | 1.00 | 1.00 | 10.0 |"));
+  std::string csv = SummaryCsv(records);
+  EXPECT_THAT(csv, HasSubstr("kv,\"m\",multi_turn,0.5000,1.0000,0.6667,"));
+}
+
+TEST_F(EvaluatorTest, JobRunsBothModesAndResumesAfterInterruption) {
+  JobSpec job = *ParseJobSpec(json::parse(R"({"name": "resume", "tasks": [{"task": "kv", "sessions": 3,
+      "turns": 2, "context_tokens": 200}], "methods": ["kv=full"], "max_new_tokens": 6})"));
+  testing::TempDir dir;
+  std::atomic<bool> cancel{false};
+  int64_t seen_total = 0;
+  auto interrupted = RunJob(job, Deps(), dir.path(), [&](int64_t done, int64_t total) {
+    seen_total = total;
+    if (done > 0) cancel.store(true);  // stop after the first finished session
+  }, cancel);
+  EXPECT_EQ(interrupted.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(seen_total, 3 * 2 * 2);
+  int partial_lines = 0;
+  {
+    std::ifstream in(dir.Join("results.jsonl"));
+    std::string line;
+    while (std::getline(in, line)) ++partial_lines;
+  }
+  EXPECT_GE(partial_lines, 2);
+  EXPECT_LT(partial_lines, 12);
+  EXPECT_EQ(partial_lines % 2, 0) << "only whole sessions are written";
+
+  std::atomic<bool> no{false};
+  int64_t first_done = -1;
+  auto resumed = RunJob(job, Deps(), dir.path(), [&](int64_t done, int64_t) {
+    if (first_done < 0) first_done = done;
+  }, no);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(first_done, partial_lines);  // the finished sessions were not re-run
+  ASSERT_EQ(resumed->records.size(), 12u);
+
+  testing::TempDir fresh;
+  auto clean = RunJob(job, Deps(), fresh.path(), [](int64_t, int64_t) {}, no);
+  ASSERT_TRUE(clean.ok());
+  for (size_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(clean->records[i]["prediction"], resumed->records[i]["prediction"]);
+    EXPECT_EQ(clean->records[i]["unit"], resumed->records[i]["unit"]);
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir.Join("summary.md")));
+  EXPECT_TRUE(std::filesystem::exists(dir.Join("summary.csv")));
+
+  JobSpec other = job;
+  other.seed = 2;
+  EXPECT_EQ(RunJob(other, Deps(), dir.path(), [](int64_t, int64_t) {}, no).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace kvlab
