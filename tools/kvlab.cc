@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tools/kvlab_run.h"
+#include "tools/kvlab_up.h"
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0) {
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   args.push_back(argv[0]);
   for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
   if (std::strcmp(argv[1], "run") == 0) return kvlab::RunCommand(args);
+  if (std::strcmp(argv[1], "up") == 0) return kvlab::UpCommand(args);
   std::fprintf(stderr, "kvlab: unknown command '%s' (known: run, up)\n", argv[1]);
   return 2;
 }
