@@ -22,3 +22,6 @@ target_link_libraries(kvlab_blas INTERFACE ${KVLAB_OPENBLAS_LIB})
 # Protocol Buffers and gRPC (the services' API).
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
+
+# hiredis: the kvstore's Redis tier (Debian libhiredis-dev).
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/attention_pattern.h"
 #include "engine/tensor.h"
 
 namespace kvlab {
@@ -21,6 +22,22 @@ namespace kvlab {
 // Shapes: q, out [n, num_heads, head_dim]; k, v [num_kv_heads, capacity,
 // head_dim]. kv_len[h] is KV head h's number of valid rows (including the n
 // new ones); heads may differ in length once a cache has been compressed.
+struct AttentionStats {
+  // Query-key pairs computed (summed over query heads), exactly as masked.
+  int64_t computed_pairs = 0;
+  // Pairs the dense mask (causal, plus the sliding window if any) allows.
+  int64_t causal_pairs = 0;
+
+  // computed / causal (1 when nothing was counted).
+  double density() const {
+    return causal_pairs == 0 ? 1.0 : static_cast<double>(computed_pairs) / static_cast<double>(causal_pairs);
+  }
+  void Add(const AttentionStats& o) {
+    computed_pairs += o.computed_pairs;
+    causal_pairs += o.causal_pairs;
+  }
+};
+
 struct AttentionArgs {
   Tensor q;
   Tensor k;
@@ -30,6 +47,25 @@ struct AttentionArgs {
   // When > 0, query at cache row i only sees rows j with i - j < sliding_window.
   int64_t sliding_window = 0;
   Tensor out;
+
+  // Sparse prefill (see PrefillPattern for the geometry, on cache rows). Null
+  // or dense: dense attention. The n queries of this call belong to a
+  // patterned span that continues for `pattern_rows_after` more queries in
+  // later calls (chunked prefill): tri_shape's dense tail is the span's last
+  // n_last queries. vertical_slash estimates from the span's last queries, so
+  // it needs the whole span in one call (pattern_rows_after == 0, checked).
+  // Not owned; must stay valid until the op has run.
+  const PrefillPattern* pattern = nullptr;
+  int64_t pattern_rows_after = 0;
+
+  // Optional, f32 [num_heads, cols] on the backend: when defined, the op ADDS
+  // to attention_mass[h, j] (j < cols) the softmax probability of every pair
+  // (query of head h, key row j) it computes. Costs a second pass.
+  Tensor attention_mass;
+  // Optional: the op ADDS the pairs it computed and the dense pair count.
+  // Written by the time the op has run (after Synchronize on async
+  // backends). Not owned.
+  AttentionStats* stats = nullptr;
 };
 
 // Ops are enqueued in order; a backend may run them asynchronously. Ops on
@@ -76,7 +112,8 @@ class Backend {
   // larger capacity (used when a cache grows).
   virtual void CopyKvRows(const Tensor& src, const Tensor& dst, int64_t rows) = 0;
   // Causal attention as described by AttentionArgs, without materializing the
-  // full score matrix (block-wise online softmax).
+  // full score matrix (block-wise online softmax). With a sparse pattern only
+  // the kept pairs are computed (work proportional to them).
   virtual void Attention(const AttentionArgs& args) = 0;
 };
 

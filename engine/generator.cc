@@ -45,8 +45,14 @@ absl::StatusOr<GenerationResult> Generate(const Model& model, KvCache& cache,
   // Reserve everything up front so the cache never reallocates mid-generation.
   KVLAB_RETURN_IF_ERROR(cache.Reserve(static_cast<int64_t>(prompt.size()) + options.max_new_tokens));
 
+  ForwardOptions forward;
+  if (options.step_observation != nullptr) {
+    forward.observe.attention_mass = true;
+    forward.observation = options.step_observation;
+  }
   auto t0 = std::chrono::steady_clock::now();
-  KVLAB_ASSIGN_OR_RETURN(Logits logits, model.Forward(prompt, cache));
+  KVLAB_ASSIGN_OR_RETURN(Logits logits, model.Forward(prompt, cache, forward));
+  if (options.after_step) KVLAB_RETURN_IF_ERROR(options.after_step(cache));
   result.prefill_seconds = SecondsSince(t0);
   auto t1 = std::chrono::steady_clock::now();
 
@@ -68,7 +74,8 @@ absl::StatusOr<GenerationResult> Generate(const Model& model, KvCache& cache,
     }
     if (step + 1 == options.max_new_tokens) break;
     const int32_t feed[1] = {next};
-    KVLAB_ASSIGN_OR_RETURN(logits, model.Forward(feed, cache));
+    KVLAB_ASSIGN_OR_RETURN(logits, model.Forward(feed, cache, forward));
+    if (options.after_step) KVLAB_RETURN_IF_ERROR(options.after_step(cache));
   }
   result.decode_seconds = SecondsSince(t1);
   if (tokenizer == nullptr) return result;

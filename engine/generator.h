@@ -3,12 +3,14 @@
 #define KVLAB_ENGINE_GENERATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/model.h"
+#include "engine/observation.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace kvlab {
@@ -20,6 +22,15 @@ struct GenerationOptions {
   // Generation stops once the text contains one of these; the text is cut
   // before it.
   std::vector<std::string> stop_strings;
+  // Optional: called after every Model::Forward of Generate (the prompt's and
+  // each fed generated token's) with the cache, before the next token is
+  // chosen; decode-time KV eviction hooks in here (engine/kv_eviction.h). An
+  // error stops generation and is returned.
+  std::function<absl::Status(KvCache&)> after_step;
+  // Optional, not owned: when set, every Forward of Generate observes the
+  // attention mass of its queries into *step_observation (overwritten per
+  // call), e.g. for H2O decode eviction (DecodeEvictor reads it).
+  Observation* step_observation = nullptr;
 };
 
 struct GenerationResult {

@@ -1,5 +1,6 @@
 #include "engine/model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -96,20 +97,34 @@ absl::StatusOr<Logits> Model::Forward(std::span<const int32_t> tokens, KvCache& 
       cache.head_dim() != c.head_dim) {
     return absl::InvalidArgumentError("forward: the KV cache was made for a different model shape");
   }
+  if (options.observe.window < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("forward: observation window must not be negative, got ", options.observe.window));
+  }
+  const bool observing = !options.observe.empty();
+  if (observing && options.observation == nullptr) {
+    return absl::InvalidArgumentError("forward: an observation was requested without an output to fill");
+  }
   KVLAB_RETURN_IF_ERROR(cache.Reserve(n));
 
   const int64_t hd = c.head_dim, hq = c.num_heads, hkv = c.num_kv_heads, hidden = c.hidden_size;
   const int64_t chunk = std::max<int64_t>(1, std::min(options.chunk_tokens, n));
+  const PrefillPattern* pattern =
+      options.pattern != nullptr && !options.pattern->is_dense() ? options.pattern : nullptr;
+  // vertical_slash estimates from the span's last queries: run the call layer
+  // by layer, with one attention call over all n queries.
+  const bool layer_major = pattern != nullptr && pattern->kind == PrefillPattern::kVerticalSlash;
+  const int64_t full = layer_major ? n : chunk;  // rows of x, q, attn, rope
   auto alloc = [&](std::vector<int64_t> shape) { return backend_.Allocate(DType::kF32, shape); };
-  KVLAB_ASSIGN_OR_RETURN(Tensor x_buf, alloc({chunk, hidden}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor x_buf, alloc({full, hidden}));
   KVLAB_ASSIGN_OR_RETURN(Tensor h_buf, alloc({chunk, hidden}));
-  KVLAB_ASSIGN_OR_RETURN(Tensor q_buf, alloc({chunk, hq, hd}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor q_buf, alloc({full, hq, hd}));
   KVLAB_ASSIGN_OR_RETURN(Tensor k_buf, alloc({chunk, hkv, hd}));
   KVLAB_ASSIGN_OR_RETURN(Tensor v_buf, alloc({chunk, hkv, hd}));
-  KVLAB_ASSIGN_OR_RETURN(Tensor attn_buf, alloc({chunk, hq, hd}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor attn_buf, alloc({full, hq, hd}));
   KVLAB_ASSIGN_OR_RETURN(Tensor gate_buf, alloc({chunk, c.intermediate_size}));
   KVLAB_ASSIGN_OR_RETURN(Tensor up_buf, alloc({chunk, c.intermediate_size}));
-  KVLAB_ASSIGN_OR_RETURN(Tensor rope_buf, alloc({chunk, hd / 2, 2}));
+  KVLAB_ASSIGN_OR_RETURN(Tensor rope_buf, alloc({full, hd / 2, 2}));
 
   Logits logits;
   logits.vocab = c.vocab_size;
@@ -117,63 +132,150 @@ absl::StatusOr<Logits> Model::Forward(std::span<const int32_t> tokens, KvCache& 
   logits.values.resize(logits.rows * logits.vocab);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t start_position = cache.next_position();
-  std::vector<int32_t> positions;
+  const float eps = static_cast<float>(c.rms_norm_eps);
 
-  for (int64_t c0 = 0; c0 < n; c0 += chunk) {
-    const int64_t m = std::min(chunk, n - c0);
-    Tensor x = x_buf.Slice(0, m), hbuf = h_buf.Slice(0, m);
-    Tensor q = q_buf.Slice(0, m), k = k_buf.Slice(0, m), v = v_buf.Slice(0, m);
-    Tensor attn = attn_buf.Slice(0, m), gate = gate_buf.Slice(0, m), up = up_buf.Slice(0, m);
-    Tensor rope = rope_buf.Slice(0, m);
-    positions.resize(m);
-    for (int64_t i = 0; i < m; ++i) positions[i] = static_cast<int32_t>(start_position + c0 + i);
-    backend_.Embed(embed_, tokens.subspan(c0, m), x);
-    backend_.RopeTable(positions, inv_freq_, rope);
-
+  // Observation setup: mass tensors start at zero and are added to.
+  Observation* obs = options.observation;
+  std::vector<Tensor> mass(c.num_layers);
+  if (observing) {
+    int64_t before = 0;
     for (int64_t l = 0; l < c.num_layers; ++l) {
-      const LayerWeights& w = layers_[l];
-      backend_.RmsNorm(x, w.input_norm, static_cast<float>(c.rms_norm_eps), hbuf);
-      backend_.Linear(hbuf, w.wq, w.bq, q.Reshape({m, hq * hd}));
-      backend_.Linear(hbuf, w.wk, w.bk, k.Reshape({m, hkv * hd}));
-      backend_.Linear(hbuf, w.wv, w.bv, v.Reshape({m, hkv * hd}));
-      backend_.ApplyRope(q, rope);
-      backend_.ApplyRope(k, rope);
-      cache.Append(l, k, v, start_position + c0);
-
-      AttentionArgs args;
-      args.q = q;
-      args.k = cache.k(l);
-      args.v = cache.v(l);
-      args.kv_len = cache.lengths(l);
-      args.scale = scale;
-      args.sliding_window = c.sliding_window.value_or(0);
-      args.out = attn;
-      backend_.Attention(args);
-      backend_.Linear(attn.Reshape({m, hq * hd}), w.wo, Tensor(), hbuf);
-      backend_.AddInPlace(x, hbuf);
-
-      backend_.RmsNorm(x, w.post_norm, static_cast<float>(c.rms_norm_eps), hbuf);
-      backend_.Linear(hbuf, w.w_gate, Tensor(), gate);
-      backend_.Linear(hbuf, w.w_up, Tensor(), up);
-      backend_.SwiGlu(gate, up, gate);
-      backend_.Linear(gate, w.w_down, Tensor(), hbuf);
-      backend_.AddInPlace(x, hbuf);
+      for (int64_t h = 0; h < hkv; ++h) before = std::max(before, cache.length(l, h));
     }
+    obs->window = std::min(options.observe.window, n);
+    obs->n_keys = before + n;
+    obs->num_heads = hq;
+    obs->num_kv_heads = hkv;
+    obs->head_dim = hd;
+    obs->layers.assign(c.num_layers, LayerObservation{});
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+      obs->layers[l].window_queries.resize(obs->window * hq * hd);
+      if (options.observe.attention_mass) {
+        KVLAB_ASSIGN_OR_RETURN(mass[l], alloc({hq, obs->n_keys}));
+        std::vector<float> zeros(hq * obs->n_keys, 0.0f);
+        KVLAB_RETURN_IF_ERROR(backend_.Upload(zeros.data(), mass[l]));
+      }
+    }
+  }
+  AttentionStats attention_stats;
 
-    // Final norm and LM head only for the rows whose logits are wanted.
+  // Norm, q/k/v, RoPE and the cache append of rows [c0, c0 + q.dim(0)).
+  auto attention_input = [&](int64_t l, const Tensor& x, const Tensor& q, const Tensor& rope,
+                             int64_t c0) -> absl::Status {
+    const LayerWeights& w = layers_[l];
+    const int64_t m = x.dim(0);
+    Tensor hbuf = h_buf.Slice(0, m), k = k_buf.Slice(0, m), v = v_buf.Slice(0, m);
+    backend_.RmsNorm(x, w.input_norm, eps, hbuf);
+    backend_.Linear(hbuf, w.wq, w.bq, q.Reshape({m, hq * hd}));
+    backend_.Linear(hbuf, w.wk, w.bk, k.Reshape({m, hkv * hd}));
+    backend_.Linear(hbuf, w.wv, w.bv, v.Reshape({m, hkv * hd}));
+    backend_.ApplyRope(q, rope);
+    backend_.ApplyRope(k, rope);
+    cache.Append(l, k, v, start_position + c0);
+    if (observing && obs->window > 0) {  // the window's queries, post-RoPE
+      const int64_t lo = std::max(c0, n - obs->window), hi = c0 + m;
+      if (lo < hi) {
+        float* dst = obs->layers[l].window_queries.data() + (lo - (n - obs->window)) * hq * hd;
+        KVLAB_RETURN_IF_ERROR(backend_.Download(q.Slice(lo - c0, hi - c0), dst));
+      }
+    }
+    return absl::OkStatus();
+  };
+  // Attention of queries q (rows [c0, c0 + q.dim(0)) of this call) into attn.
+  auto attention = [&](int64_t l, const Tensor& q, const Tensor& attn, int64_t c0) {
+    AttentionArgs args;
+    args.q = q;
+    args.k = cache.k(l);
+    args.v = cache.v(l);
+    args.kv_len = cache.lengths(l);
+    args.scale = scale;
+    args.sliding_window = c.sliding_window.value_or(0);
+    args.out = attn;
+    args.pattern = pattern;
+    args.pattern_rows_after = n - c0 - q.dim(0);
+    args.attention_mass = mass[l];
+    args.stats = options.stats != nullptr ? &attention_stats : nullptr;
+    backend_.Attention(args);
+  };
+  // o_proj, residual, MLP of one chunk.
+  auto attention_output_and_mlp = [&](int64_t l, const Tensor& x, const Tensor& attn) {
+    const LayerWeights& w = layers_[l];
+    const int64_t m = x.dim(0);
+    Tensor hbuf = h_buf.Slice(0, m), gate = gate_buf.Slice(0, m), up = up_buf.Slice(0, m);
+    backend_.Linear(attn.Reshape({m, hq * hd}), w.wo, Tensor(), hbuf);
+    backend_.AddInPlace(x, hbuf);
+    backend_.RmsNorm(x, w.post_norm, eps, hbuf);
+    backend_.Linear(hbuf, w.w_gate, Tensor(), gate);
+    backend_.Linear(hbuf, w.w_up, Tensor(), up);
+    backend_.SwiGlu(gate, up, gate);
+    backend_.Linear(gate, w.w_down, Tensor(), hbuf);
+    backend_.AddInPlace(x, hbuf);
+  };
+  // Final norm and LM head only for the rows whose logits are wanted.
+  auto emit_logits = [&](const Tensor& x, int64_t c0) -> absl::Status {
+    const int64_t m = x.dim(0);
     const bool last_chunk = c0 + m == n;
-    if (options.all_logits || last_chunk) {
-      const int64_t first = options.all_logits ? 0 : m - 1;
-      const int64_t rows = m - first;
-      Tensor xs = x.Slice(first, m), hs = hbuf.Slice(first, m);
-      backend_.RmsNorm(xs, final_norm_, static_cast<float>(c.rms_norm_eps), hs);
-      KVLAB_ASSIGN_OR_RETURN(Tensor out, alloc({rows, c.vocab_size}));
-      backend_.Linear(hs, lm_head_, Tensor(), out);
-      const int64_t dst_row = options.all_logits ? c0 : 0;
-      KVLAB_RETURN_IF_ERROR(backend_.Download(out, logits.values.data() + dst_row * c.vocab_size));
+    if (!options.all_logits && !last_chunk) return absl::OkStatus();
+    const int64_t first = options.all_logits ? 0 : m - 1;
+    const int64_t rows = m - first;
+    Tensor xs = x.Slice(first, m), hs = h_buf.Slice(0, rows);
+    backend_.RmsNorm(xs, final_norm_, eps, hs);
+    KVLAB_ASSIGN_OR_RETURN(Tensor out, alloc({rows, c.vocab_size}));
+    backend_.Linear(hs, lm_head_, Tensor(), out);
+    const int64_t dst_row = options.all_logits ? c0 : 0;
+    return backend_.Download(out, logits.values.data() + dst_row * c.vocab_size);
+  };
+  auto set_positions = [&](int64_t c0, int64_t m, const Tensor& rope) {
+    std::vector<int32_t> positions(m);
+    for (int64_t i = 0; i < m; ++i) positions[i] = static_cast<int32_t>(start_position + c0 + i);
+    backend_.RopeTable(positions, inv_freq_, rope);
+  };
+
+  if (!layer_major) {
+    for (int64_t c0 = 0; c0 < n; c0 += chunk) {
+      const int64_t m = std::min(chunk, n - c0);
+      Tensor x = x_buf.Slice(0, m), q = q_buf.Slice(0, m), attn = attn_buf.Slice(0, m);
+      Tensor rope = rope_buf.Slice(0, m);
+      backend_.Embed(embed_, tokens.subspan(c0, m), x);
+      set_positions(c0, m, rope);
+      for (int64_t l = 0; l < c.num_layers; ++l) {
+        KVLAB_RETURN_IF_ERROR(attention_input(l, x, q, rope, c0));
+        attention(l, q, attn, c0);
+        attention_output_and_mlp(l, x, attn);
+      }
+      KVLAB_RETURN_IF_ERROR(emit_logits(x, c0));
+    }
+  } else {
+    backend_.Embed(embed_, tokens, x_buf);
+    set_positions(0, n, rope_buf);
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+      for (int64_t c0 = 0; c0 < n; c0 += chunk) {
+        const int64_t m = std::min(chunk, n - c0);
+        KVLAB_RETURN_IF_ERROR(attention_input(l, x_buf.Slice(c0, c0 + m), q_buf.Slice(c0, c0 + m),
+                                              rope_buf.Slice(c0, c0 + m), c0));
+      }
+      attention(l, q_buf, attn_buf, 0);
+      for (int64_t c0 = 0; c0 < n; c0 += chunk) {
+        const int64_t m = std::min(chunk, n - c0);
+        attention_output_and_mlp(l, x_buf.Slice(c0, c0 + m), attn_buf.Slice(c0, c0 + m));
+      }
+    }
+    for (int64_t c0 = 0; c0 < n; c0 += chunk) {
+      const int64_t m = std::min(chunk, n - c0);
+      KVLAB_RETURN_IF_ERROR(emit_logits(x_buf.Slice(c0, c0 + m), c0));
     }
   }
   KVLAB_RETURN_IF_ERROR(backend_.Synchronize());
+  if (observing && options.observe.attention_mass) {
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+      obs->layers[l].attention_mass.resize(hq * obs->n_keys);
+      KVLAB_RETURN_IF_ERROR(backend_.Download(mass[l], obs->layers[l].attention_mass.data()));
+    }
+  }
+  if (options.stats != nullptr) {
+    options.stats->computed_pairs = attention_stats.computed_pairs;
+    options.stats->causal_pairs = attention_stats.causal_pairs;
+  }
   cache.CommitTokens(tokens);
   return logits;
 }

@@ -10,17 +10,46 @@
 
 #include "absl/status/statusor.h"
 #include "common/hash.h"
+#include "engine/attention_pattern.h"
 #include "engine/backend.h"
 #include "engine/kv_cache.h"
 #include "engine/model_config.h"
+#include "engine/observation.h"
 
 namespace kvlab {
+
+// What a Forward call's attention computed.
+struct ForwardStats {
+  // Query-key pairs computed, summed over layers and query heads.
+  int64_t computed_pairs = 0;
+  // Pairs dense attention would compute (causal, sliding window if any).
+  int64_t causal_pairs = 0;
+
+  // computed / causal: 1 for dense attention, < 1 under a sparse pattern.
+  double density() const {
+    return causal_pairs == 0 ? 1.0 : static_cast<double>(computed_pairs) / static_cast<double>(causal_pairs);
+  }
+};
 
 struct ForwardOptions {
   // Return logits for every fed token instead of only the last one.
   bool all_logits = false;
   // Tokens processed per step during prefill; bounds activation memory.
   int64_t chunk_tokens = 512;
+  // Sparse prefill pattern applied to the queries of THIS call (null or dense:
+  // dense). Its geometry is on cache rows, so chunking does not change the
+  // result. SCBench semantics: pass it only when feeding the shared context;
+  // query tokens appended later and decode steps are fed without it (dense
+  // over the whole cache). vertical_slash runs the call layer by layer
+  // (activations of all fed tokens are kept, about 3 x n x hidden floats)
+  // because its estimate needs the last queries of the span. Not owned.
+  const PrefillPattern* pattern = nullptr;
+  // What to observe for a KV compressor (DESIGN.md §4); needs `observation`.
+  ObservationRequest observe;
+  // Out (not owned): filled when observe is non-empty.
+  Observation* observation = nullptr;
+  // Out (not owned): the pair counts of this call (overwritten).
+  ForwardStats* stats = nullptr;
 };
 
 // Logits on the host, row-major [rows, vocab].
@@ -57,8 +86,11 @@ class Model {
   // Feeds `tokens` after whatever `cache` already holds (prefill when the
   // cache is empty, decode steps or query appends otherwise), appending their
   // K/V. Returns the logits of the last token, or of every token with
-  // options.all_logits. INVALID_ARGUMENT for an empty input, a token id out of
-  // range or a cache made for another model shape; backend errors otherwise.
+  // options.all_logits. Applies options.pattern to this call's queries and
+  // fills options.observation / options.stats when asked. INVALID_ARGUMENT for
+  // an empty input, a token id out of range, a cache made for another model
+  // shape, a negative observation window, or an observation requested without
+  // an output; backend errors otherwise.
   // On error the cache may hold a partial append and should be discarded.
   absl::StatusOr<Logits> Forward(std::span<const int32_t> tokens, KvCache& cache,
                                  const ForwardOptions& options = {}) const;

@@ -3,7 +3,12 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "engine/dtype.h"
+#include "kvcache/budget.h"
+#include "kvcache/codec_spec.h"
+#include "kvcache/method_spec.h"
+#include "kvcache/quant_codecs.h"
 
 namespace kvlab {
 namespace {
@@ -74,7 +79,44 @@ absl::StatusOr<std::unique_ptr<Codec>> MakeCodec(std::string_view name) {
   if (name == "f32") return std::make_unique<DenseCodec>(DType::kF32);
   if (name == "f16") return std::make_unique<DenseCodec>(DType::kF16);
   if (name == "bf16") return std::make_unique<DenseCodec>(DType::kBF16);
-  return absl::InvalidArgumentError(absl::StrCat("unknown KV codec '", std::string(name), "' (known: f32, f16, bf16)"));
+  auto invalid = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat("KV codec '", std::string(name), "': ", what));
+  };
+  auto term = ParseSpecTerm(name);
+  if (!term.ok() || (term->name != "kivi" && term->name != "flexgen")) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown KV codec '", std::string(name),
+                                                   "' (known: f32, f16, bf16, kivi{...}, flexgen{...})"));
+  }
+  const bool kivi = term->name == "kivi";
+  int64_t bits = kivi ? 2 : 4, group = kivi ? 32 : 64, residual = 128;
+  for (const auto& [k, v] : term->params) {
+    int64_t* target = k == "bits" ? &bits : k == "group" ? &group : (kivi && k == "residual") ? &residual : nullptr;
+    if (target == nullptr) {
+      return invalid(absl::StrCat("unknown parameter '", k, "' (known: bits, group", kivi ? ", residual" : "", ")"));
+    }
+    auto parsed = ParseCount(v);
+    if (!parsed.ok()) return invalid(absl::StrCat(k, ": ", parsed.status().message()));
+    *target = *parsed;
+  }
+  if (bits != 2 && bits != 4) return invalid(absl::StrCat("bits must be 2 or 4, got ", bits));
+  if (group < 1 || group > 4096) return invalid(absl::StrCat("group must be in [1, 4096], got ", group));
+  if (residual > (int64_t{1} << 30)) return invalid("residual is too large");
+  if (kivi) return NewKiviCodec(static_cast<int>(bits), group, residual);
+  return NewFlexGenCodec(static_cast<int>(bits), group);
+}
+
+absl::Status CheckCodecFits(std::string_view name, int64_t head_dim) {
+  KVLAB_ASSIGN_OR_RETURN(SpecTerm term, ParseSpecTerm(name));
+  if (term.name != "kivi" && term.name != "flexgen") return absl::OkStatus();
+  KVLAB_ASSIGN_OR_RETURN(auto codec, MakeCodec(name));
+  (void)codec;
+  const int64_t group = term.params.count("group") ? *ParseCount(term.params["group"])
+                                                   : (term.name == "kivi" ? 32 : 64);
+  if (head_dim % group != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("KV codec ", std::string(name), ": group ", group,
+                                                   " does not divide the model's head_dim ", head_dim));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace kvlab

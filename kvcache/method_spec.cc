@@ -85,7 +85,11 @@ absl::StatusOr<MethodSpec> ParseMethodSpec(std::string_view std_text) {
   if (parts.count("kv")) {
     KVLAB_ASSIGN_OR_RETURN(spec.kv, CanonicalKvPolicy(parts["kv"], &spec.codec));
   }
-  for (const char* axis : {"decode", "prompt"}) {
+  if (parts.count("decode")) {
+    KVLAB_ASSIGN_OR_RETURN(DecodePolicy decode, ParseDecodePolicy(parts["decode"]));
+    spec.decode = decode.canonical;
+  }
+  for (const char* axis : {"prompt"}) {
     if (parts.count(axis)) {
       KVLAB_ASSIGN_OR_RETURN(SpecTerm t, ParseSpecTerm(parts[axis]));
       if (t.name != "none" || !t.params.empty()) {

@@ -9,7 +9,7 @@ PACKAGES=(
   libabsl-dev libspdlog-dev libfmt-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libre2-dev libxxhash-dev libopenblas-dev libicu-dev
-  redis-server
+  redis-server chromium openssl
   python3 python3-numpy python3-torch
   nodejs
 )

@@ -10,6 +10,7 @@
 #include "common/parallel.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/small_gemm.h"
+#include "engine/cpu/sparse_attention.h"
 #include "engine/cpu/vec_math.h"
 
 namespace kvlab::cpu {
@@ -219,6 +220,14 @@ void Attention(const AttentionArgs& a) {
   for (int64_t h = 0; h < hkv; ++h) {
     CHECK(a.kv_len[h] >= n && a.kv_len[h] <= a.k.dim(1)) << "attention: bad kv length";
   }
+  CHECK(a.pattern_rows_after >= 0) << "attention: negative pattern_rows_after";
+  // Sparse patterns and the attention-mass observation run on the tiled
+  // sparse kernel (which also handles the dense pattern with mass).
+  if ((a.pattern != nullptr && !a.pattern->is_dense()) || a.attention_mass.defined()) {
+    SparseAttention(a);
+    return;
+  }
+  if (a.stats != nullptr) a.stats->Add(DenseAttentionStats(a));
   // Few query rows per head leave too little parallel work per head: split
   // the keys instead.
   if (n * (hq / hkv) <= kSmallRows) {

@@ -7,7 +7,8 @@
 namespace kvlab::cpu {
 
 // Causal block-wise attention (see Backend::Attention). Parallel over
-// (KV head, query block) tasks; each task runs single-threaded BLAS.
+// (KV head, query block) tasks; each task runs single-threaded BLAS. Sparse
+// patterns and attention mass go to SparseAttention (sparse_attention.h).
 void Attention(const AttentionArgs& args);
 
 }  // namespace kvlab::cpu

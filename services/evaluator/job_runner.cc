@@ -12,8 +12,10 @@
 #include "services/common/request_context.h"
 #include "services/evaluator/prompt_builder.h"
 #include "services/evaluator/report.h"
-#include "services/evaluator/scoring.h"
-#include "services/evaluator/synthetic_kv.h"
+#include "services/evaluator/report_html.h"
+#include "services/evaluator/scbench_loader.h"
+#include "services/evaluator/scbench_scorers.h"
+#include "services/evaluator/synthetic_tasks.h"
 
 namespace kvlab {
 namespace {
@@ -28,6 +30,7 @@ struct Unit {
   const PromptPieces* pieces = nullptr;
   std::string method;
   SharedContextMode mode = SharedContextMode::kMultiRequest;
+  const std::vector<RepoQaNeedle>* needles = nullptr;  // RepoQA: the repository's functions
 };
 
 v1::TokenIds* Tokens(v1::Content* content, const std::vector<int32_t>& ids) {
@@ -39,19 +42,35 @@ v1::TokenIds* Tokens(v1::Content* content, const std::vector<int32_t>& ids) {
 json Record(const JobSpec& job, const Unit& u, const std::string& model, int turn, const std::string& prediction,
             const v1::Timings& t, const v1::Usage& usage, int64_t generated) {
   const TaskTurn& gold = u.sample->turns[turn - 1];
+  TurnToScore score;
+  score.task = u.sample->task;
+  score.subtask = gold.task;
+  score.prediction = prediction;
+  score.label = gold.label.is_null() ? json(gold.answer) : gold.label;
+  score.func_name = gold.name;
+  score.needles = u.needles;
+  score.gold_code = gold.answer;
+  score.options = gold.options;
+  const double scbench = ScoreScbenchTurn(ScorerVariant::kScbench, score);
+  const double strict = ScoreScbenchTurn(ScorerVariant::kStrict, score);
   json r;
   r["job"] = job.name;
   r["unit"] = u.key;
   r["task"] = u.sample->task;
+  if (!gold.task.empty()) r["subtask"] = gold.task;
   r["sample"] = u.sample->id;
   r["method"] = u.method;
   r["mode"] = ModeName(u.mode);
   r["turn"] = turn;
   r["prediction"] = prediction;
-  r["gold"] = gold.answer;
-  r["score"] = ScoreTurn(u.sample->task, prediction, gold.answer);
+  r["gold"] = score.label;
+  r["scorer"] = ScorerVariantName(job.scorer);
+  r["score"] = job.scorer == ScorerVariant::kScbench ? scbench : strict;
+  r["score_scbench"] = scbench;
+  r["score_strict"] = strict;
   r["ttft_ms"] = t.ttft_ms();
   r["decode_tokens_per_s"] = generated > 1 && t.decode_ms() > 0 ? (generated - 1) / (t.decode_ms() / 1000.0) : 0.0;
+  r["generated_tokens"] = generated;
   r["context_tokens"] = usage.context_tokens();
   r["entry_bytes"] = usage.entry_bytes();
   r["kept_tokens"] = usage.kept_tokens();
@@ -62,15 +81,21 @@ json Record(const JobSpec& job, const Unit& u, const std::string& model, int tur
   return r;
 }
 
+int MaxNewTokens(const JobSpec& job, const TaskSample& s, int turn) {
+  if (job.max_new_tokens > 0) return job.max_new_tokens;
+  const int per_turn = s.turns[turn - 1].max_new_tokens;
+  return per_turn > 0 ? per_turn : s.max_new_tokens;
+}
+
 absl::StatusOr<std::vector<json>> RunUnit(const JobSpec& job, const JobDeps& deps, const Unit& u,
                                           const std::atomic<bool>& cancelled) {
-  const int max_new = job.max_new_tokens > 0 ? job.max_new_tokens : u.sample->max_new_tokens;
   DecodeWorker& worker = *deps.workers[u.index % deps.workers.size()];
   std::vector<json> records;
   v1::PrefillRequest prefill;
   prefill.set_request_id(NewRequestId());
   prefill.set_method_spec(u.method);
-  const bool multi_turn = u.mode == SharedContextMode::kMultiTurn;
+  const bool multi_turn = u.mode != SharedContextMode::kMultiRequest;
+  const bool model_answers = u.mode == SharedContextMode::kMultiTurnModel;
   Tokens(prefill.mutable_context(), multi_turn ? u.pieces->first_turn : u.pieces->context);
   KVLAB_ASSIGN_OR_RETURN(v1::PrefillResponse handle, deps.prefill->Prefill(prefill));
 
@@ -82,7 +107,7 @@ absl::StatusOr<std::vector<json>> RunUnit(const JobSpec& job, const JobDeps& dep
       req.set_request_id(NewRequestId());
       *req.mutable_handle() = handle.handle();
       Tokens(req.mutable_query(), u.pieces->queries[t - 1]);
-      req.mutable_generation()->set_max_new_tokens(max_new);
+      req.mutable_generation()->set_max_new_tokens(MaxNewTokens(job, *u.sample, t));
       KVLAB_ASSIGN_OR_RETURN(v1::AnswerResponse r, worker.Answer(req));
       v1::Timings timings = r.timings();
       if (t == 1 && !handle.cache_hit()) timings.set_ttft_ms(timings.ttft_ms() + handle.timings().total_ms());
@@ -103,9 +128,10 @@ absl::StatusOr<std::vector<json>> RunUnit(const JobSpec& job, const JobDeps& dep
     if (t == 1) {
       *req.mutable_start() = handle.handle();
     } else {
-      Tokens(req.mutable_append(), u.pieces->appends[t - 2]);
+      Tokens(req.mutable_append(), model_answers ? u.pieces->appends_model[t - 2] : u.pieces->appends[t - 2]);
     }
-    req.mutable_generation()->set_max_new_tokens(max_new);
+    req.set_keep_generated(model_answers);
+    req.mutable_generation()->set_max_new_tokens(MaxNewTokens(job, *u.sample, t));
     KVLAB_ASSIGN_OR_RETURN(v1::TurnResponse r, worker.Turn(req));
     v1::Timings timings = r.timings();
     if (t == 1 && !handle.cache_hit()) timings.set_ttft_ms(timings.ttft_ms() + handle.timings().total_ms());
@@ -149,27 +175,54 @@ absl::StatusOr<JobOutcome> RunJob(const JobSpec& job, const JobDeps& deps, const
   std::vector<Unit> units;
   const std::optional<ChatTemplate> chat = job.chat_template ? deps.chat : std::nullopt;
   for (const TaskSpec& task : job.tasks) {
-    for (int i = 0; i < task.sessions; ++i) {
-      KvTaskOptions opts;
-      opts.context_tokens = task.context_tokens;
-      opts.turns = task.turns;
-      opts.seed = job.seed;
-      opts.index = i;
-      KVLAB_ASSIGN_OR_RETURN(TaskSample s, GenerateKvSample(opts, *deps.tokenizer));
+    std::vector<TaskSample> task_samples;
+    if (!task.file.empty()) {
+      ScbenchLoadOptions load;
+      load.max_samples = task.sessions;
+      load.max_turns = task.turns;
+      KVLAB_ASSIGN_OR_RETURN(task_samples, LoadScbenchFile(task.file, task.task, load));
+    } else {
+      for (int i = 0; i < task.sessions; ++i) {
+        SyntheticOptions opts;
+        opts.context_tokens = task.context_tokens;
+        opts.turns = task.turns;
+        opts.seed = job.seed;
+        opts.index = i;
+        opts.source_dir = task.source_dir;
+        KVLAB_ASSIGN_OR_RETURN(TaskSample s, GenerateSyntheticSample(task.task, opts, *deps.tokenizer));
+        task_samples.push_back(std::move(s));
+      }
+    }
+    for (TaskSample& s : task_samples) {
       KVLAB_ASSIGN_OR_RETURN(PromptPieces p, BuildPrompts(s, *deps.tokenizer, chat));
       samples.push_back(std::make_unique<TaskSample>(std::move(s)));
       pieces.push_back(std::make_unique<PromptPieces>(std::move(p)));
-      for (const std::string& method : job.methods) {
-        for (SharedContextMode mode : job.modes) {
-          Unit u;
-          u.index = static_cast<int64_t>(units.size());
-          u.sample = samples.back().get();
-          u.pieces = pieces.back().get();
-          u.method = method;
-          u.mode = mode;
-          u.key = absl::StrCat(u.sample->id, "|", method, "|", ModeName(mode));
-          units.push_back(u);
-        }
+    }
+  }
+  // RepoQA scores a prediction against every function asked of its repository.
+  std::map<std::string, std::vector<RepoQaNeedle>> needles;
+  for (const auto& s : samples) {
+    for (const TaskTurn& t : s->turns) {
+      if (t.name.empty()) continue;
+      auto& list = needles[s->task + "|" + s->repo];
+      if (std::none_of(list.begin(), list.end(), [&](const RepoQaNeedle& n) { return n.name == t.name; })) {
+        list.push_back({t.name, t.answer});
+      }
+    }
+  }
+  for (size_t i = 0; i < samples.size(); ++i) {
+    for (const std::string& method : job.methods) {
+      for (SharedContextMode mode : job.modes) {
+        Unit u;
+        u.index = static_cast<int64_t>(units.size());
+        u.sample = samples[i].get();
+        u.pieces = pieces[i].get();
+        u.method = method;
+        u.mode = mode;
+        u.key = absl::StrCat(u.sample->id, "|", method, "|", ModeName(mode));
+        auto it = needles.find(u.sample->task + "|" + u.sample->repo);
+        if (it != needles.end()) u.needles = &it->second;
+        units.push_back(u);
       }
     }
   }
@@ -247,8 +300,14 @@ absl::StatusOr<JobOutcome> RunJob(const JobSpec& job, const JobDeps& deps, const
     for (const json& r : done[u.key]) outcome.records.push_back(r);
   }
   outcome.summary_markdown = SummaryMarkdown(outcome.records);
-  std::ofstream(output_dir + "/summary.md") << "# " << job.name << "\n\n" << outcome.summary_markdown;
+  std::ofstream(output_dir + "/summary.md")
+      << "# " << job.name << "\n\n## Abilities (scorer: " << ScorerVariantName(job.scorer) << ")\n\n"
+      << AbilitiesMarkdown(outcome.records, "score") << "\n## Abilities, strict scorer\n\n"
+      << AbilitiesMarkdown(outcome.records, "score_strict") << "\n## Score per turn\n\n"
+      << outcome.summary_markdown;
   std::ofstream(output_dir + "/summary.csv") << SummaryCsv(outcome.records);
+  std::ofstream(output_dir + "/abilities.csv") << AbilitiesCsv(outcome.records, "score");
+  std::ofstream(output_dir + "/report.html") << ReportHtml(job.name, outcome.records);
   return outcome;
 }
 

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "kvcache/method_spec.h"
+#include "services/evaluator/scbench_tasks.h"
+#include "services/evaluator/synthetic_tasks.h"
 
 namespace kvlab {
 namespace {
@@ -25,13 +27,21 @@ absl::StatusOr<int64_t> PositiveInt(const json& obj, const std::string& key, con
 }  // namespace
 
 const char* ModeName(SharedContextMode mode) {
-  return mode == SharedContextMode::kMultiTurn ? "multi_turn" : "multi_request";
+  switch (mode) {
+    case SharedContextMode::kMultiTurn:
+      return "multi_turn";
+    case SharedContextMode::kMultiTurnModel:
+      return "multi_turn_model";
+    case SharedContextMode::kMultiRequest:
+      break;
+  }
+  return "multi_request";
 }
 
 absl::StatusOr<JobSpec> ParseJobSpec(const json& doc) {
   if (!doc.is_object()) return absl::InvalidArgumentError("job must be a JSON object");
   static const char* kKnown[] = {"name", "seed", "tasks", "methods", "modes", "chat_template", "concurrency",
-                                 "max_new_tokens", "model"};
+                                 "max_new_tokens", "model", "scorer"};
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return it.key() == k; }) ==
         std::end(kKnown)) {
@@ -62,9 +72,29 @@ absl::StatusOr<JobSpec> ParseJobSpec(const json& doc) {
     TaskSpec task;
     if (!t.contains("task") || !t["task"].is_string()) return Bad(f + ".task", "must be a task name");
     task.task = t["task"].get<std::string>();
-    if (task.task != "kv") return Bad(f + ".task", absl::StrCat("'", task.task, "' is not a known task (known: kv)"));
+    for (auto it = t.begin(); it != t.end(); ++it) {
+      static const char* kTaskKeys[] = {"task", "file", "sessions", "turns", "context_tokens", "source_dir"};
+      if (std::find_if(std::begin(kTaskKeys), std::end(kTaskKeys), [&](const char* k) { return it.key() == k; }) ==
+          std::end(kTaskKeys)) {
+        return Bad(f + "." + it.key(), "is not a task field");
+      }
+    }
+    if (FindScbenchTask(task.task) == nullptr) {
+      std::string known;
+      for (const ScbenchTaskInfo& info : ScbenchTasks()) absl::StrAppend(&known, known.empty() ? "" : ", ", info.name);
+      return Bad(f + ".task", absl::StrCat("'", task.task, "' is not a known task (known: ", known, ")"));
+    }
+    for (const char* key : {"file", "source_dir"}) {
+      if (!t.contains(key)) continue;
+      if (!t[key].is_string() || t[key].get<std::string>().empty()) return Bad(f + "." + key, "must be a path");
+    }
+    if (t.contains("file")) task.file = t["file"].get<std::string>();
+    if (t.contains("source_dir")) task.source_dir = t["source_dir"].get<std::string>();
+    if (task.file.empty() && !IsSyntheticTask(task.task)) {
+      return Bad(f + ".file", absl::StrCat("is required: '", task.task, "' has no synthetic generator"));
+    }
     KVLAB_ASSIGN_OR_RETURN(int64_t sessions, PositiveInt(t, "sessions", f + ".sessions", 4, 100000));
-    KVLAB_ASSIGN_OR_RETURN(int64_t turns, PositiveInt(t, "turns", f + ".turns", 5, 1000));
+    KVLAB_ASSIGN_OR_RETURN(int64_t turns, PositiveInt(t, "turns", f + ".turns", task.file.empty() ? 5 : 0, 1000));
     KVLAB_ASSIGN_OR_RETURN(task.context_tokens,
                            PositiveInt(t, "context_tokens", f + ".context_tokens", 1024, 1 << 20));
     task.sessions = static_cast<int>(sessions);
@@ -90,12 +120,20 @@ absl::StatusOr<JobSpec> ParseJobSpec(const json& doc) {
     for (const json& m : doc["modes"]) {
       if (m == "multi_turn") {
         job.modes.push_back(SharedContextMode::kMultiTurn);
+      } else if (m == "multi_turn_model") {
+        job.modes.push_back(SharedContextMode::kMultiTurnModel);
       } else if (m == "multi_request") {
         job.modes.push_back(SharedContextMode::kMultiRequest);
       } else {
-        return Bad("modes", "entries must be \"multi_turn\" or \"multi_request\"");
+        return Bad("modes", "entries must be \"multi_turn\", \"multi_turn_model\" or \"multi_request\"");
       }
     }
+  }
+  if (doc.contains("scorer")) {
+    if (!doc["scorer"].is_string()) return Bad("scorer", "must be \"scbench\" or \"strict\"");
+    auto v = ParseScorerVariant(doc["scorer"].get<std::string>());
+    if (!v.ok()) return Bad("scorer", "must be \"scbench\" or \"strict\"");
+    job.scorer = *v;
   }
   if (doc.contains("chat_template")) {
     if (!doc["chat_template"].is_boolean()) return Bad("chat_template", "must be true or false");
@@ -115,12 +153,20 @@ nlohmann::json JobSpec::ToJson() const {
   j["name"] = name;
   j["seed"] = seed;
   for (const TaskSpec& t : tasks) {
-    j["tasks"].push_back({{"task", t.task}, {"sessions", t.sessions}, {"turns", t.turns},
-                          {"context_tokens", t.context_tokens}});
+    json task = {{"task", t.task}, {"sessions", t.sessions}};
+    if (t.turns > 0) task["turns"] = t.turns;
+    if (t.file.empty()) {
+      task["context_tokens"] = t.context_tokens;
+    } else {
+      task["file"] = t.file;
+    }
+    if (!t.source_dir.empty()) task["source_dir"] = t.source_dir;
+    j["tasks"].push_back(task);
   }
   j["methods"] = methods;
   for (SharedContextMode m : modes) j["modes"].push_back(ModeName(m));
   j["chat_template"] = chat_template;
+  if (scorer != ScorerVariant::kScbench) j["scorer"] = ScorerVariantName(scorer);
   j["concurrency"] = concurrency;
   if (max_new_tokens > 0) j["max_new_tokens"] = max_new_tokens;
   return j;

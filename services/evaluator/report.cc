@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/evaluator/abilities.h"
+#include "services/evaluator/scbench_tasks.h"
 
 namespace kvlab {
 namespace {
@@ -79,6 +81,82 @@ std::string SummaryCsv(const std::vector<nlohmann::json>& records) {
     }
     absl::StrAppend(&out, absl::StrFormat(",%.4f,%.0f,%.4f,%.2f\n", row.score / row.n, row.bytes / row.n,
                                           row.ratio / row.n, row.ttft / row.n));
+  }
+  return out;
+}
+
+namespace {
+
+// Abilities and tasks present in `rows`, in the paper's order.
+void Columns(const std::vector<MethodModeScores>& rows, std::vector<std::string>* abilities,
+             std::vector<std::string>* tasks) {
+  for (Ability a : {Ability::kStringRetrieval, Ability::kSemanticRetrieval, Ability::kGlobalInformation,
+                    Ability::kMultiTask}) {
+    for (const auto& r : rows) {
+      if (r.abilities.count(AbilityName(a))) {
+        abilities->push_back(AbilityName(a));
+        break;
+      }
+    }
+  }
+  for (const ScbenchTaskInfo& t : ScbenchTasks()) {
+    for (const auto& r : rows) {
+      if (r.tasks.count(t.name)) {
+        tasks->push_back(t.name);
+        break;
+      }
+    }
+  }
+}
+
+std::string Cell(const std::map<std::string, double>& m, const std::string& key, double scale, const char* fmt) {
+  auto it = m.find(key);
+  return it == m.end() ? "" : absl::StrFormat(fmt, it->second * scale);
+}
+
+}  // namespace
+
+std::string AbilitiesMarkdown(const std::vector<nlohmann::json>& records, const std::string& score_field) {
+  const auto rows = AggregateAbilities(records, score_field);
+  std::vector<std::string> abilities, tasks;
+  Columns(rows, &abilities, &tasks);
+  std::string out = "| method | mode |", rule = "|---|---|";
+  for (const auto& a : abilities) {
+    absl::StrAppend(&out, " ", a, " |");
+    rule += "---:|";
+  }
+  out += " AVG |";
+  rule += "---:|";
+  for (const auto& t : tasks) {
+    absl::StrAppend(&out, " ", FindScbenchTask(t)->paper_name, " |");
+    rule += "---:|";
+  }
+  absl::StrAppend(&out, "\n", rule, "\n");
+  for (const auto& r : rows) {
+    absl::StrAppend(&out, "| `", r.method, "` | ", r.mode, " |");
+    for (const auto& a : abilities) absl::StrAppend(&out, " ", Cell(r.abilities, a, 100, "%.1f"), " |");
+    absl::StrAppend(&out, absl::StrFormat(" %.1f |", 100 * r.avg));
+    for (const auto& t : tasks) absl::StrAppend(&out, " ", Cell(r.tasks, t, 100, "%.1f"), " |");
+    out += "\n";
+  }
+  return out;
+}
+
+std::string AbilitiesCsv(const std::vector<nlohmann::json>& records, const std::string& score_field) {
+  const auto rows = AggregateAbilities(records, score_field);
+  std::vector<std::string> abilities, tasks;
+  Columns(rows, &abilities, &tasks);
+  std::string out = "method,mode";
+  for (const auto& a : abilities) absl::StrAppend(&out, ",", a);
+  out += ",AVG";
+  for (const auto& t : tasks) absl::StrAppend(&out, ",", t);
+  out += "\n";
+  for (const auto& r : rows) {
+    absl::StrAppend(&out, "\"", r.method, "\",", r.mode);
+    for (const auto& a : abilities) absl::StrAppend(&out, ",", Cell(r.abilities, a, 1, "%.4f"));
+    absl::StrAppend(&out, absl::StrFormat(",%.4f", r.avg));
+    for (const auto& t : tasks) absl::StrAppend(&out, ",", Cell(r.tasks, t, 1, "%.4f"));
+    out += "\n";
   }
   return out;
 }

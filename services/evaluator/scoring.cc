@@ -1,5 +1,7 @@
 #include "services/evaluator/scoring.h"
 
+#include "services/evaluator/scbench_scorers.h"
+
 namespace kvlab {
 
 double SubstringMatch(const std::string& prediction, const std::string& gold) {
@@ -7,8 +9,11 @@ double SubstringMatch(const std::string& prediction, const std::string& gold) {
 }
 
 double ScoreTurn(const std::string& task, const std::string& prediction, const std::string& gold) {
-  (void)task;  // every task so far scores by substring match
-  return SubstringMatch(prediction, gold);
+  TurnToScore t;
+  t.task = task;
+  t.prediction = prediction;
+  t.label = gold;
+  return ScoreScbenchTurn(ScorerVariant::kScbench, t);
 }
 
 }  // namespace kvlab

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "services/evaluator/scbench_prompts.h"
 
 namespace kvlab {
 namespace {
@@ -57,16 +58,17 @@ absl::StatusOr<TaskSample> GenerateKvSample(const KvTaskOptions& options, const 
   TaskSample s;
   s.task = "kv";
   s.id = absl::StrCat("kv-", options.seed, "-", options.index);
-  s.context = absl::StrCat("Extract the value corresponding to the specified key in the JSON object below.\n\n",
-                           Render(pairs));
-  s.max_new_tokens = 50;
+  s.context = Render(pairs);  // the template adds the instruction
   const int n = static_cast<int>(pairs.size());
   for (int t = 0; t < options.turns; ++t) {
     // Evenly spread: turn t asks the pair at (t + 0.5) / turns of the object.
     const int at = std::min(n - 1, static_cast<int>((t + 0.5) * n / options.turns));
-    s.turns.push_back({absl::StrCat("Key: \"", pairs[at].first, "\"\nThe value associated with the specified key is: "),
-                       pairs[at].second});
+    TaskTurn turn;
+    turn.input = absl::StrCat("Key: \"", pairs[at].first, "\"\nThe value associated with the specified key is: ");
+    turn.label = pairs[at].second;
+    s.turns.push_back(turn);
   }
+  KVLAB_RETURN_IF_ERROR(ApplyScbenchTemplates(s));
   return s;
 }
 

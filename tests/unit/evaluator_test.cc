@@ -113,7 +113,7 @@ TEST_F(EvaluatorTest, PromptPiecesReassembleTheRenderedConversation) {
   ASSERT_TRUE(p.ok()) << p.status();
   auto text = [&](const std::vector<int32_t>& ids) { return *tokenizer_->Decode(ids, false); };
   for (size_t i = 0; i < s.turns.size(); ++i) {
-    std::vector<ChatMessage> msgs = {{"user", s.context + "\n\n" + s.turns[i].input}};
+    std::vector<ChatMessage> msgs = {{"user", s.context + s.query_separator + s.turns[i].input}};
     EXPECT_EQ(text(p->context) + text(p->queries[i]), *chat_->Render(msgs, true));
   }
   std::vector<ChatMessage> conv = {{"user", s.context + "\n\n" + s.turns[0].input},
@@ -127,7 +127,7 @@ TEST_F(EvaluatorTest, PromptPiecesReassembleTheRenderedConversation) {
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(plain->context.front(), *tokenizer_->bos_id());
   EXPECT_EQ(text(plain->context) + text(plain->queries[2]),
-            "<|begin_of_text|>" + s.context + "\n\n" + s.turns[2].input);
+            "<|begin_of_text|>" + s.context + s.query_separator + s.turns[2].input);
 }
 
 TEST(ReportTest, AggregatesPerTurnAndOverall) {

@@ -1,0 +1,140 @@
+#include "services/common/server_runner.h"
+
+#include <malloc.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/client_channel.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace kvlab {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the TLS ", what, " file '", path, "'"));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& options) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both --tls_cert and --tls_key");
+  }
+  if (options.tls_cert_file.empty()) {
+    if (!options.tls_ca_file.empty()) return absl::InvalidArgumentError("--tls_ca needs --tls_cert and --tls_key");
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  auto cert = ReadPem(options.tls_cert_file, "certificate");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem(options.tls_key_file, "key");
+  if (!key.ok()) return key.status();
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!options.tls_ca_file.empty()) {
+    auto ca = ReadPem(options.tls_ca_file, "CA");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOptions& options,
+                                                              const std::vector<grpc::Service*>& services) {
+  const size_t colon = options.listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 == options.listen.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("listen address '", options.listen, "' is not host:port"));
+  }
+  if (options.max_message_bytes <= 0) return absl::InvalidArgumentError("max_message_bytes must be positive");
+  auto credentials = Credentials(options);
+  if (!credentials.ok()) return credentials.status();
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, *credentials, &port);
+  const int max_message = static_cast<int>(std::min<int64_t>(options.max_message_bytes, INT32_MAX));
+  builder.SetMaxReceiveMessageSize(max_message);
+  builder.SetMaxSendMessageSize(max_message);
+  for (const auto& [name, value] : BulkTransferChannelArgs()) builder.AddChannelArgument(name, value);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  if (auto* health = server->GetHealthCheckService()) health->SetServingStatus(true);
+  if (options.auth_token.empty()) {
+    spdlog::warn("no auth token configured (--auth_token_file / $KVLAB_AUTH_TOKEN): calls are not authenticated");
+  }
+  return std::unique_ptr<GrpcServer>(
+      new GrpcServer(std::move(server), options.listen.substr(0, colon), port));
+}
+
+GrpcServer::~GrpcServer() { Shutdown(std::chrono::milliseconds(0)); }
+
+std::string GrpcServer::address() const { return absl::StrCat(host_, ":", port_); }
+
+void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
+  server_->Wait();
+}
+
+absl::Status SetUpLogging(const std::string& name, const std::string& level) {
+  const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("unknown log level '", level,
+                                                   "' (trace, debug, info, warn, error, critical, off)"));
+  }
+  auto logger = spdlog::stderr_logger_mt(name);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n[%P] %^%l%$ %v");
+  logger->set_level(parsed);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+  return absl::OkStatus();
+}
+
+void TuneAllocatorForLargeBuffers() {
+  // 32 MiB is glibc's largest mmap threshold: smaller blocks come from the
+  // heap, and the heap top is trimmed only beyond 1 GiB of free space.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set = TerminationSignals();
+  int signal = 0;
+  while (sigwait(&set, &signal) != 0) {
+  }
+  return signal;
+}
+
+}  // namespace kvlab

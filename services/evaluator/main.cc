@@ -1,0 +1,74 @@
+// kvlab-evaluator: runs SCBench-style jobs over a prefill service and decode
+// workers.
+//
+//   kvlab-evaluator --prefill=HOST:PORT --decode=HOST:PORT[,HOST:PORT...] --model=DIR
+//                   [--results_dir=kvlab-results] [--listen=0.0.0.0:7100] [common server flags]
+#include <cstdio>
+#include <optional>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
+#include "engine/tokenizer/chat_template.h"
+#include "services/common/server_flags.h"
+#include "services/decode/grpc_client.h"
+#include "services/evaluator/grpc_server.h"
+#include "services/evaluator/local_evaluator.h"
+#include "services/prefill/grpc_client.h"
+
+ABSL_FLAG(std::string, prefill, "", "address of kvlab-prefill (host:port)");
+ABSL_FLAG(std::vector<std::string>, decode, {}, "addresses of kvlab-decode workers (host:port,...)");
+ABSL_FLAG(std::string, model, "", "model directory whose tokenizer and chat template build the prompts");
+ABSL_FLAG(std::string, results_dir, "kvlab-results", "jobs without an output_dir write under <results_dir>/<job id>");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "kvlab-evaluator: %s\n", status.ToString().c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kvlab::BlockTerminationSignals();
+  absl::SetProgramUsageMessage("kvlab-evaluator: runs evaluation jobs over gRPC (kvlab.v1.EvaluatorService)");
+  absl::ParseCommandLine(argc, argv);
+  auto options = kvlab::ServerSetupFromFlags("evaluator", "0.0.0.0:7100");
+  if (!options.ok()) return Fail(options.status());
+  if (absl::GetFlag(FLAGS_prefill).empty()) return Fail(absl::InvalidArgumentError("--prefill is required"));
+  std::vector<std::string> decode_addresses;
+  for (const std::string& a : absl::GetFlag(FLAGS_decode)) {
+    if (!a.empty()) decode_addresses.push_back(a);
+  }
+  if (decode_addresses.empty()) return Fail(absl::InvalidArgumentError("--decode needs at least one address"));
+  const std::string model_dir = absl::GetFlag(FLAGS_model);
+  if (model_dir.empty()) return Fail(absl::InvalidArgumentError("--model is required (for the tokenizer)"));
+  auto tokenizer = kvlab::Tokenizer::FromModelDir(model_dir);
+  if (!tokenizer.ok()) return Fail(tokenizer.status());
+  std::optional<kvlab::ChatTemplate> chat;
+  if (auto t = kvlab::ChatTemplate::FromModelDir(model_dir); t.ok()) chat = *t;
+
+  auto prefill = kvlab::NewPrefillClient(
+      kvlab::PeerOptionsFromFlags(*options, absl::GetFlag(FLAGS_prefill), "prefill"));
+  if (!prefill.ok()) return Fail(prefill.status());
+  std::vector<std::unique_ptr<kvlab::DecodeWorker>> workers;
+  kvlab::JobDeps deps;
+  deps.prefill = prefill->get();
+  for (size_t i = 0; i < decode_addresses.size(); ++i) {
+    auto worker = kvlab::NewDecodeClient(kvlab::PeerOptionsFromFlags(*options, decode_addresses[i], "decode"));
+    if (!worker.ok()) return Fail(worker.status());
+    deps.workers.push_back(worker->get());
+    workers.push_back(std::move(*worker));
+  }
+  deps.tokenizer = tokenizer->get();
+  deps.chat = chat;
+  kvlab::LocalEvaluatorOptions evaluator_options;
+  evaluator_options.results_dir = absl::GetFlag(FLAGS_results_dir);
+  auto evaluator = kvlab::NewLocalEvaluator(deps, evaluator_options);
+  kvlab::EvaluatorGrpcService service(evaluator.get(), kvlab::Authenticator(options->auth_token));
+  const int code = kvlab::ServeUntilSignal("evaluator", *options, {&service});
+  evaluator.reset();  // cancels running jobs before the clients go away
+  return code;
+}

@@ -1,0 +1,50 @@
+// The kvstore's gRPC service over a KvStore (usually the local store).
+#ifndef KVLAB_SERVICES_KVSTORE_GRPC_SERVER_H_
+#define KVLAB_SERVICES_KVSTORE_GRPC_SERVER_H_
+
+#include <cstdint>
+#include <limits>
+
+#include "kvcache/entry_stream.h"
+#include "kvlab/v1/kvstore.grpc.pb.h"
+#include "services/common/auth.h"
+#include "services/kvstore/kv_store.h"
+
+namespace kvlab {
+
+struct KvStoreServiceOptions {
+  // Entries whose layers add up to more are refused with RESOURCE_EXHAUSTED
+  // as soon as their header arrives (before the payload is received).
+  int64_t max_entry_bytes = std::numeric_limits<int64_t>::max();
+  // Layer bytes per chunk of the streams Get sends (at most 4 MiB).
+  int64_t max_chunk_bytes = kMaxChunkBytes;
+};
+
+// Implements kvlab.v1.KvStoreService; see kvstore.proto for each call's
+// semantics and errors. Every call is authenticated first. Thread-safe.
+class KvStoreGrpcService final : public v1::KvStoreService::Service {
+ public:
+  // `store` is borrowed and must outlive the service.
+  KvStoreGrpcService(KvStore* store, Authenticator auth, const KvStoreServiceOptions& options = {});
+
+  grpc::Status Put(grpc::ServerContext* context, grpc::ServerReader<v1::PutRequest>* reader,
+                   v1::PutResponse* response) override;
+  grpc::Status Get(grpc::ServerContext* context, const v1::GetRequest* request,
+                   grpc::ServerWriter<v1::KvChunk>* writer) override;
+  grpc::Status Lookup(grpc::ServerContext* context, const v1::LookupRequest* request,
+                      v1::LookupResponse* response) override;
+  grpc::Status Stat(grpc::ServerContext* context, const v1::StatRequest* request, v1::EntryInfo* response) override;
+  grpc::Status List(grpc::ServerContext* context, const v1::ListRequest* request,
+                    v1::ListResponse* response) override;
+  grpc::Status Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
+                      v1::DeleteResponse* response) override;
+
+ private:
+  KvStore& store_;
+  const Authenticator auth_;
+  const KvStoreServiceOptions options_;
+};
+
+}  // namespace kvlab
+
+#endif  // KVLAB_SERVICES_KVSTORE_GRPC_SERVER_H_
