@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "engine/attention_pattern.h"
 #include "kvcache/kv_policy_spec.h"
 
 namespace kvlab {
@@ -18,9 +19,9 @@ absl::Status Invalid(absl::string_view what, absl::string_view text) {
 
 // Validates a prefill pattern term (only `dense` until sparse patterns land).
 absl::StatusOr<std::string> CanonicalPrefill(absl::string_view text) {
-  KVLAB_ASSIGN_OR_RETURN(SpecTerm t, ParseSpecTerm(std::string_view(text.data(), text.size())));
-  if (t.name == "dense" && t.params.empty()) return t.Canonical();
-  return Invalid("unknown prefill pattern (known: dense)", text);
+  auto pattern = ParsePrefillPattern(std::string_view(text.data(), text.size()));
+  if (!pattern.ok()) return Invalid(std::string(pattern.status().message()), text);
+  return pattern->Canonical();
 }
 
 }  // namespace

@@ -8,6 +8,9 @@
 #include "engine/generator.h"
 #include "kvcache/cache_io.h"
 #include "kvcache/codec.h"
+#include "engine/kv_eviction.h"
+#include "kvcache/kv_policy_spec.h"
+#include "kvcache/method_spec.h"
 #include "services/common/content.h"
 #include "services/common/request_context.h"
 #include "services/decode/decode_worker.h"
@@ -55,6 +58,26 @@ v1::Usage UsageFromJson(const std::string& text) {
   return u;
 }
 
+// The decode-time eviction of a method (decode=streamingllm/h2o), installed
+// on a generation's options; lives as long as the generation.
+struct DecodeEviction {
+  Observation step;
+  std::unique_ptr<DecodeEvictor> evictor;
+
+  // No-op for decode=none. INVALID_ARGUMENT for a malformed policy.
+  absl::Status Install(const std::string& method_spec, int64_t context_tokens, GenerationOptions& gen) {
+    KVLAB_ASSIGN_OR_RETURN(MethodSpec spec, ParseMethodSpec(method_spec));
+    if (spec.decode == "none") return absl::OkStatus();
+    KVLAB_ASSIGN_OR_RETURN(DecodePolicy policy, ParseDecodePolicy(spec.decode));
+    KVLAB_ASSIGN_OR_RETURN(DecodeEvictionConfig config, ResolveDecodePolicy(policy, context_tokens));
+    const bool h2o = policy.eviction.kind == EvictionKind::kH2O;
+    evictor = std::make_unique<DecodeEvictor>(config, h2o ? &step : nullptr);
+    gen.after_step = evictor->AsCallback();
+    if (h2o) gen.step_observation = &step;
+    return absl::OkStatus();
+  }
+};
+
 class LocalDecodeWorker : public DecodeWorker {
  public:
   LocalDecodeWorker(const Model* model, const Tokenizer* tokenizer, KvStore* store, const DecodeOptions& options)
@@ -75,6 +98,8 @@ class LocalDecodeWorker : public DecodeWorker {
     KVLAB_ASSIGN_OR_RETURN(auto cache,
                            ImportEntry(*entry, model_, static_cast<int64_t>(query.size()) + gen.max_new_tokens));
     const double fetch_ms = step.ElapsedMs();
+    DecodeEviction eviction;
+    KVLAB_RETURN_IF_ERROR(eviction.Install(entry->header.method_spec(), cache->next_position(), gen));
     KVLAB_ASSIGN_OR_RETURN(GenerationResult r, Generate(model_, *cache, query, tokenizer_, gen));
 
     v1::AnswerResponse response;
@@ -143,6 +168,8 @@ class LocalDecodeWorker : public DecodeWorker {
     }
     const double fetch_ms = step.ElapsedMs();
     KvCache& cache = *session->cache;
+    DecodeEviction eviction;
+    KVLAB_RETURN_IF_ERROR(eviction.Install(session->method_spec, cache.next_position(), gen));
     auto generated = Generate(model_, cache, prompt, tokenizer_, gen);
     if (!generated.ok()) {
       session->cache.reset();  // possibly half-appended: reload from the checkpoint next time

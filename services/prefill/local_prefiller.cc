@@ -1,5 +1,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "engine/attention_pattern.h"
+#include "engine/observation.h"
+#include "kvcache/observation_needs.h"
 #include "kvcache/cache_io.h"
 #include "kvcache/codec.h"
 #include "kvcache/entry_key.h"
@@ -10,6 +13,32 @@
 
 namespace kvlab {
 namespace {
+
+// Per-layer observation messages; attention masses are split into pieces of
+// at most 1 Mi floats so every message stays under the 4 MiB chunk size.
+std::vector<v1::LayerObservation> ToProto(const Observation& obs) {
+  constexpr size_t kMaxFloats = 1 << 20;
+  std::vector<v1::LayerObservation> out;
+  for (size_t l = 0; l < obs.layers.size(); ++l) {
+    const LayerObservation& layer = obs.layers[l];
+    v1::LayerObservation msg;
+    msg.set_layer(static_cast<int32_t>(l));
+    msg.set_window_queries(layer.window_queries.data(), layer.window_queries.size() * sizeof(float));
+    const auto& mass = layer.attention_mass;
+    for (size_t off = 0; off < mass.size() || (off == 0 && mass.empty()); off += kMaxFloats) {
+      if (mass.empty()) {
+        out.push_back(msg);
+        break;
+      }
+      const size_t count = std::min(kMaxFloats, mass.size() - off);
+      msg.set_mass_offset(static_cast<int64_t>(off));
+      msg.set_attention_mass(mass.data() + off, count * sizeof(float));
+      out.push_back(msg);
+      msg.clear_window_queries();  // sent once per layer
+    }
+  }
+  return out;
+}
 
 class LocalPrefiller : public Prefiller {
  public:
@@ -61,17 +90,26 @@ class LocalPrefiller : public Prefiller {
     }
 
     step.Reset();
+    KVLAB_ASSIGN_OR_RETURN(PrefillPattern pattern, ParsePrefillPattern(spec.prefill));
+    const ObservationNeeds needs = NeedsFor(spec);
+    Observation observation;
+    ForwardStats stats;
+    ForwardOptions forward;
+    forward.pattern = pattern.kind == PrefillPattern::Kind::kDense ? nullptr : &pattern;
+    forward.observe.window = needs.window;
+    forward.observe.attention_mass = needs.attention_mass;
+    if (!forward.observe.empty()) forward.observation = &observation;
+    forward.stats = &stats;
     KVLAB_ASSIGN_OR_RETURN(auto cache, model_.NewCache(n));
-    KVLAB_ASSIGN_OR_RETURN(Logits logits, model_.Forward(tokens, *cache));
-    (void)logits;
+    KVLAB_RETURN_IF_ERROR(model_.Forward(tokens, *cache, forward).status());
     KVLAB_ASSIGN_OR_RETURN(std::unique_ptr<Codec> f32, MakeCodec("f32"));
     KVLAB_ASSIGN_OR_RETURN(KvEntry full, ExportCache(*cache, model_, method, *f32));
     cache.reset();
     t->set_prefill_ms(step.ElapsedMs());
-    response.set_attention_density(1.0);
+    response.set_attention_density(stats.density());
 
     step.Reset();
-    CompressInput input{std::move(full), {}};
+    CompressInput input{std::move(full), ToProto(observation)};
     KVLAB_ASSIGN_OR_RETURN(KvEntry entry, compressor_.Compress(std::move(input), method));
     t->set_compress_ms(step.ElapsedMs());
     usage->set_entry_bytes(entry.payload_bytes());
