@@ -1,0 +1,107 @@
+// End to end: `kvlab run` (all services in one process) and `kvlab up` (five
+// server processes) run the same job; the cluster's results equal the
+// all-in-one results, and both write every output.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "common/json_file.h"
+#include "gtest/gtest.h"
+#include "services/evaluator/grpc_client.h"
+#include "tests/util/test_util.h"
+#include "tools/child_process.h"
+
+namespace kvlab {
+namespace {
+
+const char kJob[] = R"({"name": "e2e", "tasks": [{"task": "kv", "sessions": 2, "turns": 2,
+  "context_tokens": 300}], "methods": ["kv=full", "kv=snapkv{window=8,capacity=96}+kivi{bits=4,group=16}"],
+  "modes": ["multi_turn", "multi_request"], "max_new_tokens": 8})";
+
+std::map<std::string, std::string> Predictions(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  std::ifstream in(dir + "/results.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto r = nlohmann::json::parse(line);
+    out[r["unit"].get<std::string>() + "#" + std::to_string(r["turn"].get<int>())] = r["prediction"];
+  }
+  return out;
+}
+
+int RunToEnd(const std::vector<std::string>& argv, const std::string& log) {
+  auto child = ChildProcess::Start(argv, log);
+  EXPECT_TRUE(child.ok());
+  while ((*child)->Running()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return (*child)->exit_code();
+}
+
+TEST(KvlabE2eTest, RunAndClusterGiveTheSameResults) {
+  testing::TempDir tmp;
+  testing::WriteFile(tmp.Join("job.json"), kJob);
+  const std::string model = testing::FixtureDir("tiny-llama3");
+  const std::string kvlab = std::string(KVLAB_TOOLS_DIR) + "/kvlab";
+
+  // All in one process.
+  ASSERT_EQ(RunToEnd({kvlab, "run", "--model=" + model, "--job=" + tmp.Join("job.json"),
+                      "--output_dir=" + tmp.Join("local")},
+                     tmp.Join("run.log")),
+            0)
+      << testing::ReadFile(tmp.Join("run.log"));
+  auto local = Predictions(tmp.Join("local"));
+  ASSERT_EQ(local.size(), 2u * 2 * 2 * 2);
+  for (const char* f : {"summary.md", "summary.csv", "report.html", "job.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(tmp.Join("local") + "/" + f)) << f;
+  }
+
+  // The cluster.
+  testing::WriteFile(tmp.Join("token"), "e2e-secret\n");
+  auto up = ChildProcess::Start({kvlab, "up", "--model=" + model, "--run_dir=" + tmp.Join("cluster"),
+                                 "--decode_workers=2", "--auth_token_file=" + tmp.Join("token"),
+                                 std::string("--bin_dir=") + KVLAB_BIN_DIR},
+                                tmp.Join("up.log"));
+  ASSERT_TRUE(up.ok());
+  const std::string addresses = tmp.Join("cluster") + "/addresses.json";
+  for (int i = 0; i < 1200 && !std::filesystem::exists(addresses) && (*up)->Running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(std::filesystem::exists(addresses)) << testing::ReadFile(tmp.Join("up.log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // file fully written
+  auto doc = ReadJsonFile(addresses);
+  ASSERT_TRUE(doc.ok());
+
+  ClientOptions opts;
+  opts.address = (*doc)["evaluator"];
+  opts.peer_name = "evaluator";
+  opts.token = "e2e-secret";
+  auto evaluator = NewEvaluatorClient(opts);
+  ASSERT_TRUE(evaluator.ok()) << evaluator.status();
+  v1::SubmitJobRequest req;
+  req.set_job_json(kJob);
+  req.set_output_dir(tmp.Join("remote"));
+  auto status = (*evaluator)->SubmitJob(req);
+  ASSERT_TRUE(status.ok()) << status.status();
+  v1::JobStatus last;
+  ASSERT_TRUE((*evaluator)->WatchJob(status->job_id(), [&](const v1::JobStatus& s) {
+    last = s;
+    return true;
+  }).ok());
+  EXPECT_EQ(last.state(), v1::JobStatus::SUCCEEDED) << last.error();
+  EXPECT_EQ(last.turns_done(), 16);
+  EXPECT_EQ(Predictions(tmp.Join("remote")), local);
+
+  // Wrong token: refused.
+  opts.token = "nope";
+  auto intruder = NewEvaluatorClient(opts);
+  ASSERT_TRUE(intruder.ok());
+  EXPECT_EQ((*intruder)->ListJobs().status().code(), absl::StatusCode::kUnauthenticated);
+
+  // kvlab up stops its servers cleanly on SIGTERM.
+  EXPECT_EQ((*up)->Stop(std::chrono::seconds(60)), 0) << testing::ReadFile(tmp.Join("up.log"));
+}
+
+}  // namespace
+}  // namespace kvlab
