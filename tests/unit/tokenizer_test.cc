@@ -14,6 +14,7 @@
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/util/tokenizer_reference.h"
 #include "nlohmann/json.hpp"
 
 namespace kvlab {
@@ -22,23 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-// The reference data directory; fails the calling test when it is missing.
-std::string ReferenceDir() {
-  const char* cache = std::getenv("KVLAB_TEST_CACHE");
-  if (cache == nullptr) {
-    ADD_FAILURE() << "KVLAB_TEST_CACHE is not set; run the tests through ctest (fixture "
-                     "tokenizer_reference_fetch) or run tools/reference/tokenizer/fetch.sh DIR and "
-                     "set KVLAB_TEST_CACHE=DIR";
-    return "";
-  }
-  const fs::path dir = fs::path(cache) / "tokenizer_reference";
-  if (!fs::exists(dir / "STAMP")) {
-    ADD_FAILURE() << "tokenizer reference data missing in " << dir
-                  << "; run tools/reference/tokenizer/fetch.sh " << cache;
-    return "";
-  }
-  return dir.string();
-}
+std::string ReferenceDir() { return testing::TokenizerReferenceDir(); }
 
 nlohmann::json ReadJson(const fs::path& p) {
   std::ifstream in(p);
