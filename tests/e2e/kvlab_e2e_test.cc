@@ -103,5 +103,43 @@ TEST(KvlabE2eTest, RunAndClusterGiveTheSameResults) {
   EXPECT_EQ((*up)->Stop(std::chrono::seconds(60)), 0) << testing::ReadFile(tmp.Join("up.log"));
 }
 
+TEST(KvlabE2eTest, KilledRunResumesWhereItStopped) {
+  testing::TempDir tmp;
+  const char job[] = R"({"name": "resume", "tasks": [{"task": "kv", "sessions": 8, "turns": 2,
+    "context_tokens": 300}], "methods": ["kv=full", "kv=streamingllm{n_sink=8,n_recent=64}"],
+    "modes": ["multi_turn", "multi_request"], "max_new_tokens": 24})";
+  testing::WriteFile(tmp.Join("job.json"), job);
+  const std::string model = testing::FixtureDir("tiny-llama3");
+  const std::string kvlab = std::string(KVLAB_TOOLS_DIR) + "/kvlab";
+  auto args = [&](const std::string& out) {
+    return std::vector<std::string>{kvlab, "run", "--model=" + model, "--job=" + tmp.Join("job.json"),
+                                    "--output_dir=" + out};
+  };
+
+  // Kill the run once some sessions are written.
+  auto child = ChildProcess::Start(args(tmp.Join("out")), tmp.Join("killed.log"));
+  ASSERT_TRUE(child.ok());
+  const std::string results = tmp.Join("out") + "/results.jsonl";
+  while ((*child)->Running() && Predictions(tmp.Join("out")).size() < 4) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill((*child)->pid(), SIGKILL);
+  (*child)->Stop(std::chrono::seconds(5));
+  const size_t before = Predictions(tmp.Join("out")).size();
+  EXPECT_GE(before, 4u);
+  EXPECT_LT(before, 64u) << "the run finished before it was killed";
+
+  ASSERT_EQ(RunToEnd(args(tmp.Join("out")), tmp.Join("resumed.log")), 0) << testing::ReadFile(tmp.Join("resumed.log"));
+  ASSERT_EQ(RunToEnd(args(tmp.Join("fresh")), tmp.Join("fresh.log")), 0);
+  auto resumed = Predictions(tmp.Join("out"));
+  EXPECT_EQ(resumed.size(), 8u * 2 * 2 * 2);
+  EXPECT_EQ(resumed, Predictions(tmp.Join("fresh")));
+  // No session was written twice.
+  std::ifstream in(results);
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, 64);
+}
+
 }  // namespace
 }  // namespace kvlab
