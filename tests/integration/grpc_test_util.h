@@ -13,22 +13,11 @@
 #include <vector>
 
 #include "kvcache/kv_entry.h"
+#include "tests/util/free_port.h"
 
 namespace kvlab::testing {
 
-// A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago).
-inline int UnusedPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+inline int UnusedPort() { return FreeLoopbackPort(); }
 
 // A sealed entry of `layers` layers of `layer_bytes` random bytes each (the
 // payload is opaque to the store and the streams).

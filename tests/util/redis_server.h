@@ -17,6 +17,8 @@
 
 #include "gtest/gtest.h"
 
+#include "tests/util/free_port.h"
+
 namespace kvlab::testing {
 
 // Not thread-safe. A missing redis-server binary is a test failure (tools/
@@ -68,18 +70,7 @@ class RedisServer {
   }
 
  private:
-  static int FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
+  static int FreePort() { return FreeLoopbackPort(); }
 
   bool Accepts() const {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
