@@ -1,0 +1,121 @@
+"""Training data from kvlab-synth: deterministic batches of fully rendered
+sessions (the evaluator's own prompt assembly) with answer-token loss masks."""
+import json
+import random
+import subprocess
+
+import torch
+
+# Shortest context each generator accepts with 5 turns (1024-token BPE);
+# shorter curriculum stages use this length for the task.
+MIN_CTX = {"prefix_suffix": 448, "kv": 288, "vt": 288}
+
+
+def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both"):
+    """Runs kvlab-synth; returns its records (ids + answer_spans)."""
+    ctx = max(ctx, MIN_CTX.get(task, 0))
+    cmd = [binary, f"--tokenizer={tok_dir}", f"--task={task}", f"--seed={seed}", f"--start_index={start}",
+           f"--count={count}", f"--context_tokens={ctx}", f"--mode={mode}", "--text=false"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def pick_records(records, rng, mr_frac):
+    """Per sample: its multi-turn record, or (with probability mr_frac) one
+    multi-request record of a random turn."""
+    by_index = {}
+    for r in records:
+        by_index.setdefault(r["index"], []).append(r)
+    out = []
+    for idx in sorted(by_index):
+        rs = by_index[idx]
+        mt = [r for r in rs if r["mode"] == "multi_turn"]
+        mr = [r for r in rs if r["mode"] == "multi_request"]
+        out.append(rng.choice(mr) if mr and rng.random() < mr_frac else mt[0])
+    return out
+
+
+class Stream:
+    """Batches for steps [c*K, (c+1)*K) come from chunk c, generated with
+    sample indices unique to the chunk; so batch(step) depends only on
+    (seed, step, schedule) and resuming reproduces the same data."""
+
+    def __init__(self, binary, tok_dir, tasks, weights, seed, schedule, tokens_per_batch, mr_frac,
+                 chunk_steps=50, review=0.25):
+        self.binary, self.tok_dir, self.tasks, self.weights = binary, tok_dir, tasks, weights
+        self.seed, self.schedule, self.tpb, self.mr_frac = seed, schedule, tokens_per_batch, mr_frac
+        self.K, self.review = chunk_steps, review
+        self.chunk, self.batches = None, None
+
+    def ctx_at(self, step):
+        ctx = self.schedule[0][1]
+        for s, c in self.schedule:
+            if step >= s:
+                ctx = c
+        return ctx
+
+    def _make_chunk(self, c):
+        rng = random.Random(self.seed * 1000003 + c)
+        ctx = self.ctx_at(c * self.K)
+        earlier = [x for _, x in self.schedule if x < ctx]
+        if earlier and rng.random() < self.review:
+            ctx = rng.choice(earlier)
+        bs = max(1, self.tpb // (ctx + 200))
+        slots = rng.choices(self.tasks, weights=self.weights, k=self.K * bs)
+        need = {t: slots.count(t) for t in self.tasks}
+        pool = {}
+        for t, n in need.items():
+            if n:
+                recs = synth(self.binary, self.tok_dir, t, self.seed, c * self.K * bs, n, ctx)
+                pool[t] = pick_records(recs, rng, self.mr_frac)
+        batches = []
+        for s in range(self.K):
+            batches.append([pool[t].pop() for t in slots[s * bs:(s + 1) * bs]])
+        return ctx, batches
+
+    def batch(self, step):
+        c = step // self.K
+        if self.chunk != c:
+            self.chunk = c
+            self.ctx, self.batches = self._make_chunk(c)
+        return self.ctx, collate(self.batches[step % self.K])
+
+
+def collate(records, lm=False):
+    """-> ids [B, T], targets [B, T] (-100 = no loss), answer mask [B, T]."""
+    T = max(len(r["ids"]) for r in records)
+    ids = torch.zeros(len(records), T, dtype=torch.long)
+    ans = torch.zeros(len(records), T, dtype=torch.bool)
+    real = torch.zeros(len(records), T, dtype=torch.bool)
+    for i, r in enumerate(records):
+        ids[i, :len(r["ids"])] = torch.tensor(r["ids"])
+        real[i, :len(r["ids"])] = True
+        for b, e in r["answer_spans"]:
+            ans[i, b:e] = True
+    # position t predicts token t+1
+    return {"ids": ids[:, :-1], "targets": ids[:, 1:], "answer": ans[:, 1:], "real": real[:, 1:]}
+
+
+def eval_set(binary, tok_dir, tasks, seed, count, ctx):
+    """Fixed multi-turn sessions (sample indices from 10^6 on, unseen in training)."""
+    return {t: [r for r in synth(binary, tok_dir, t, seed, 1000000, count, ctx, "multi_turn")] for t in tasks}
+
+
+@torch.no_grad()
+def exact_match(model, records, device, batch=4):
+    """Fraction of answers whose every token (answer + end-of-turn) is the
+    argmax under teacher forcing == greedy decoding reproduces the gold answer."""
+    good = total = 0
+    per_turn = {}
+    for i in range(0, len(records), batch):
+        rs = records[i:i + batch]
+        b = collate(rs)
+        pred = model(b["ids"].to(device)).argmax(-1).cpu()
+        for j, r in enumerate(rs):
+            for k, (s, e) in enumerate(r["answer_spans"]):
+                ok = bool((pred[j, s - 1:e - 1] == b["targets"][j, s - 1:e - 1]).all())
+                good += ok
+                total += 1
+                g, n = per_turn.get(k, (0, 0))
+                per_turn[k] = (g + ok, n + 1)
+    return good / max(total, 1), {k: g / n for k, (g, n) in sorted(per_turn.items())}

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Trains kvlab's tiny retrieval model on kvlab-synth data (issue 9).
+
+  train.py --run /work/train-runs/r1 --tokenizer TOKDIR [--resume] [--export MODEL_DIR]
+
+Loss: cross-entropy on the answer tokens (gold answer + end-of-turn) plus
+--lm_weight times the loss on all other tokens. Curriculum: --schedule
+"step:ctx,..." raises the context length (and so the number of kv pairs,
+passkeys, strings...) over time; a chunk of steps reviews an earlier length
+with probability 0.25. Eval: exact match (teacher-forced argmax of every answer
+token == greedy decode) per task, logged to RUN/log.jsonl. Checkpoint:
+RUN/ckpt.pt every --ckpt_every steps; --resume continues bit-for-bit on the same
+hardware. Uses CUDA when available.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+import model as M  # noqa: E402
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--tokenizer", required=True)
+    ap.add_argument("--synth", default=os.path.join(REPO, "build-train", "tools", "kvlab-synth"))
+    ap.add_argument("--tasks", default="kv:4,passkey:2,prefix_suffix:1,vt:1,mf:1")
+    ap.add_argument("--schedule", default="0:320,1500:512,3000:768,4500:1024")
+    ap.add_argument("--tokens_per_batch", type=int, default=4096)
+    ap.add_argument("--mr_frac", type=float, default=0.2, help="share of multi-request records")
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--wd", type=float, default=0.01)
+    ap.add_argument("--lm_weight", type=float, default=0.0)
+    ap.add_argument("--d_model", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--kv_heads", type=int, default=4)
+    ap.add_argument("--head_dim", type=int, default=32)
+    ap.add_argument("--ffn", type=int, default=256)
+    ap.add_argument("--rope_theta", type=float, default=10000.0)
+    ap.add_argument("--max_pos", type=int, default=4096)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--eval_every", type=int, default=250)
+    ap.add_argument("--eval_count", type=int, default=12)
+    ap.add_argument("--eval_ctx", default="", help="context lengths to evaluate; default first and last stage")
+    ap.add_argument("--ckpt_every", type=int, default=250)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--export", help="write the HF model directory here at the end")
+    return ap.parse_args(argv)
+
+
+def lr_at(a, step):
+    if step < a.warmup:
+        return a.lr * (step + 1) / a.warmup
+    p = (step - a.warmup) / max(1, a.steps - a.warmup)
+    return a.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+
+
+def evaluate(model, evals, device):
+    model.eval()
+    out = {}
+    for ctx, sets in evals.items():
+        for t, recs in sets.items():
+            acc, per_turn = data.exact_match(model, recs, device)
+            out[f"{t}@{ctx}"] = round(acc, 3)
+    model.train()
+    return out
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    torch.set_num_threads(a.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    os.makedirs(a.run, exist_ok=True)
+    random.seed(a.seed)
+    torch.manual_seed(a.seed)
+    tasks = [t.split(":")[0] for t in a.tasks.split(",")]
+    weights = [float(t.split(":")[1]) for t in a.tasks.split(",")]
+    schedule = [tuple(int(x) for x in s.split(":")) for s in a.schedule.split(",")]
+    with open(os.path.join(a.tokenizer, "tokenizer.json")) as f:
+        tok = json.load(f)
+    vocab = len(tok["model"]["vocab"]) + len(tok["added_tokens"])
+    cfg = M.llama_config(vocab, a.d_model, a.layers, a.heads, a.kv_heads, a.head_dim, a.ffn, a.rope_theta,
+                         a.max_pos)
+    model = M.TinyLlama(cfg).to(device)
+    decay = [p for p in model.parameters() if p.dim() == 2]
+    other = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": other, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
+    step, elapsed = 0, 0.0
+    ckpt = os.path.join(a.run, "ckpt.pt")
+    if a.resume and os.path.exists(ckpt):
+        st = torch.load(ckpt, map_location=device)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step, elapsed = st["step"], st["elapsed"]
+        torch.set_rng_state(st["rng"])
+        print(f"resumed at step {step}", flush=True)
+    with open(os.path.join(a.run, "args.json"), "w") as f:
+        json.dump(vars(a), f, indent=1)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"params {n_params/1e6:.2f}M device {device} threads {a.threads}", flush=True)
+    stream = data.Stream(a.synth, a.tokenizer, tasks, weights, a.seed, schedule, a.tokens_per_batch, a.mr_frac)
+    eval_ctx = ([int(c) for c in a.eval_ctx.split(",")] if a.eval_ctx
+                else sorted({schedule[0][1], schedule[-1][1]}))
+    evals = {c: data.eval_set(a.synth, a.tokenizer, tasks, a.seed + 1, a.eval_count, c) for c in eval_ctx}
+    log = open(os.path.join(a.run, "log.jsonl"), "a")
+    t0 = time.time() - elapsed
+    run_loss = run_ans_acc = 0.0
+    n_run = 0
+    while step < a.steps:
+        ctx, b = stream.batch(step)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(a, step)
+        ids, tgt = b["ids"].to(device), b["targets"].to(device)
+        ans, real = b["answer"].to(device), b["real"].to(device)
+        logits = model(ids)
+        ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
+                                               reduction="none").view(tgt.shape)
+        ans_loss = (ce * ans).sum() / ans.sum().clamp(min=1)
+        other = real & ~ans
+        loss = ans_loss
+        if a.lm_weight > 0:
+            loss = loss + a.lm_weight * (ce * other).sum() / other.sum().clamp(min=1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            run_ans_acc += float(((logits.argmax(-1) == tgt) & ans).sum() / ans.sum().clamp(min=1))
+        run_loss += float(ans_loss)
+        n_run += 1
+        step += 1
+        if step % 25 == 0:
+            rec = {"step": step, "sec": round(time.time() - t0, 1), "ctx": ctx, "B": ids.shape[0],
+                   "T": ids.shape[1], "lr": round(lr_at(a, step - 1), 6), "ans_loss": round(run_loss / n_run, 4),
+                   "ans_tok_acc": round(run_ans_acc / n_run, 3)}
+            run_loss = run_ans_acc = 0.0
+            n_run = 0
+            if step % a.eval_every == 0 or step == a.steps:
+                rec["eval"] = evaluate(model, evals, device)
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+        if step % a.ckpt_every == 0 or step == a.steps:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "elapsed": time.time() - t0, "rng": torch.get_rng_state(), "config": cfg}, ckpt + ".tmp")
+            os.replace(ckpt + ".tmp", ckpt)
+    if a.export:
+        M.export(model, a.tokenizer, a.export)
+        print(f"exported to {a.export}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
