@@ -36,36 +36,45 @@ absl::Status EntryAssembler::Add(const v1::KvChunk& chunk) {
     if (h.num_layers() < 0 || h.num_layers() > 4096 || h.layer_bytes_size() != h.num_layers()) {
       return absl::InvalidArgumentError("entry stream: header layer counts are inconsistent");
     }
+    for (int64_t b : h.layer_bytes()) {
+      if (b < 0) return absl::InvalidArgumentError("entry stream: the header declares a negative layer size");
+    }
     entry_.emplace();
     entry_->header = h;
     entry_->layers.resize(h.num_layers());
     return absl::OkStatus();
   }
   if (!chunk.has_layer()) return absl::InvalidArgumentError("entry stream: empty chunk");
-  if (!entry_) return absl::InvalidArgumentError("entry stream: layer data arrived before the header");
   const v1::KvLayerChunk& lc = chunk.layer();
+  KVLAB_ASSIGN_OR_RETURN(std::string * dst,
+                         AcceptLayerBytes(lc.layer(), lc.offset(), static_cast<int64_t>(lc.data().size())));
+  dst->append(lc.data());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string*> EntryAssembler::AcceptLayerBytes(int64_t layer, int64_t offset, int64_t size) {
+  if (!entry_) return absl::InvalidArgumentError("entry stream: layer data arrived before the header");
   const int64_t layers = static_cast<int64_t>(entry_->layers.size());
   // Advance past layers that are complete.
-  while (layer_ < layers &&
-         static_cast<int64_t>(entry_->layers[layer_].size()) == entry_->header.layer_bytes(layer_) &&
-         lc.layer() > layer_) {
+  while (layer_ < layers && static_cast<int64_t>(entry_->layers[layer_].size()) == entry_->header.layer_bytes(layer_) &&
+         layer > layer_) {
     ++layer_;
   }
-  if (lc.layer() != layer_ || layer_ >= layers) {
-    return absl::InvalidArgumentError(absl::StrCat("entry stream: chunk of layer ", lc.layer(),
-                                                   " arrived while layer ", layer_, " was expected"));
+  if (layer != layer_ || layer_ >= layers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("entry stream: chunk of layer ", layer, " arrived while layer ", layer_, " was expected"));
   }
+  const int64_t declared = entry_->header.layer_bytes(layer_);
   std::string& dst = entry_->layers[layer_];
-  if (lc.offset() != static_cast<int64_t>(dst.size())) {
-    return absl::InvalidArgumentError(absl::StrCat("entry stream: layer ", layer_, " chunk at offset ",
-                                                   lc.offset(), " but ", dst.size(), " bytes were received"));
+  if (offset != static_cast<int64_t>(dst.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("entry stream: layer ", layer_, " chunk at offset ", offset,
+                                                   " but ", dst.size(), " bytes were received"));
   }
-  if (static_cast<int64_t>(dst.size() + lc.data().size()) > entry_->header.layer_bytes(layer_)) {
+  if (size < 0 || size > declared - offset) {
     return absl::InvalidArgumentError(absl::StrCat("entry stream: layer ", layer_, " exceeds its declared size"));
   }
-  if (dst.empty()) dst.reserve(entry_->header.layer_bytes(layer_));
-  dst.append(lc.data());
-  return absl::OkStatus();
+  if (dst.empty()) dst.reserve(declared);
+  return &dst;
 }
 
 absl::StatusOr<KvEntry> EntryAssembler::Finish() {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "kvcache/kv_entry.h"
@@ -27,6 +28,11 @@ class EntryAssembler {
   // before the header, a second header, a gap or overlap in a layer, a layer
   // larger than its header says, more layers than the header has).
   absl::Status Add(const v1::KvChunk& chunk);
+  // Accepts the next `size` bytes of `layer` starting at `offset` (the same
+  // order checks as Add) and returns the layer's bytes, to which the caller
+  // must append exactly `size` bytes before the next call. Lets a transport
+  // copy chunk data straight from its receive buffers into the entry.
+  absl::StatusOr<std::string*> AcceptLayerBytes(int64_t layer, int64_t offset, int64_t size);
   // True once a header has been received.
   bool started() const { return entry_.has_value(); }
   // Returns the complete entry after verifying every layer against its

@@ -4,6 +4,7 @@
 #include "common/status_macros.h"
 #include "kvcache/entry_stream.h"
 #include "kvlab/v1/kvstore.grpc.pb.h"
+#include "services/common/chunk_stream_reader.h"
 
 namespace kvlab {
 namespace {
@@ -43,13 +44,14 @@ class KvStoreClient : public KvStore {
     KVLAB_RETURN_IF_ERROR(channel_->Prepare(&context));
     v1::GetRequest request;
     request.set_id(id);
-    std::unique_ptr<grpc::ClientReader<v1::KvChunk>> reader = stub_->Get(&context, request);
+    std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader =
+        StartRawChunkStream(channel_->channel().get(), "/kvlab.v1.KvStoreService/Get", &context, request);
     EntryAssembler assembler;
     absl::Status stream_error;
-    v1::KvChunk chunk;
+    grpc::ByteBuffer chunk;
     while (reader->Read(&chunk)) {
       if (!stream_error.ok()) continue;  // drain after TryCancel
-      stream_error = assembler.Add(chunk);
+      stream_error = AddSerializedChunk(&chunk, &assembler);
       if (!stream_error.ok()) context.TryCancel();
     }
     grpc::Status status = reader->Finish();
