@@ -20,6 +20,19 @@ def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both"):
     return [json.loads(line) for line in out.splitlines()]
 
 
+def copy_records(rng, count, ctx, vocab, first_id=6):
+    """Warm-up task "copy" (pure Python, no prompt format): BOS, a random token
+    string x of ctx/2 tokens, then x again; the loss is on the repeat after its
+    first token. Every target is an induction step, which is what retrieval in
+    the real tasks needs first."""
+    out = []
+    for _ in range(count):
+        n = max(8, ctx // 2)
+        x = [rng.randrange(first_id, vocab) for _ in range(n)]
+        out.append({"ids": [1] + x + x, "answer_spans": [[2 + n, 1 + 2 * n]], "mode": "copy", "turn": -1})
+    return out
+
+
 def pick_records(records, rng, mr_frac):
     """Per sample: its multi-turn record, or (with probability mr_frac) one
     multi-request record of a random turn."""
@@ -46,6 +59,7 @@ class Stream:
         self.seed, self.schedule, self.tpb, self.mr_frac = seed, schedule, tokens_per_batch, mr_frac
         self.K, self.review = chunk_steps, review
         self.chunk, self.batches = None, None
+        self.vocab = 1024  # set by the trainer; used by the copy task
 
     def ctx_at(self, step):
         ctx = self.schedule[0][1]
@@ -65,7 +79,9 @@ class Stream:
         need = {t: slots.count(t) for t in self.tasks}
         pool = {}
         for t, n in need.items():
-            if n:
+            if n and t == "copy":
+                pool[t] = copy_records(rng, n, ctx, self.vocab)
+            elif n:
                 recs = synth(self.binary, self.tok_dir, t, self.seed, c * self.K * bs, n, ctx)
                 pool[t] = pick_records(recs, rng, self.mr_frac)
         batches = []
@@ -96,26 +112,26 @@ def collate(records, lm=False):
     return {"ids": ids[:, :-1], "targets": ids[:, 1:], "answer": ans[:, 1:], "real": real[:, 1:]}
 
 
-def eval_set(binary, tok_dir, tasks, seed, count, ctx):
+def eval_set(binary, tok_dir, tasks, seed, count, ctx, vocab=1024):
     """Fixed multi-turn sessions (sample indices from 10^6 on, unseen in training)."""
-    return {t: [r for r in synth(binary, tok_dir, t, seed, 1000000, count, ctx, "multi_turn")] for t in tasks}
+    return {t: (copy_records(random.Random(seed), count, ctx, vocab) if t == "copy" else
+                synth(binary, tok_dir, t, seed, 1000000, count, ctx, "multi_turn")) for t in tasks}
 
 
 @torch.no_grad()
 def exact_match(model, records, device, batch=4):
     """Fraction of answers whose every token (answer + end-of-turn) is the
     argmax under teacher forcing == greedy decoding reproduces the gold answer."""
-    good = total = 0
-    per_turn = {}
+    good = total = tok_good = tok_total = 0
     for i in range(0, len(records), batch):
         rs = records[i:i + batch]
         b = collate(rs)
         pred = model(b["ids"].to(device)).argmax(-1).cpu()
         for j, r in enumerate(rs):
             for k, (s, e) in enumerate(r["answer_spans"]):
-                ok = bool((pred[j, s - 1:e - 1] == b["targets"][j, s - 1:e - 1]).all())
-                good += ok
+                hit = pred[j, s - 1:e - 1] == b["targets"][j, s - 1:e - 1]
+                good += bool(hit.all())
                 total += 1
-                g, n = per_turn.get(k, (0, 0))
-                per_turn[k] = (g + ok, n + 1)
-    return good / max(total, 1), {k: g / n for k, (g, n) in sorted(per_turn.items())}
+                tok_good += int(hit.sum())
+                tok_total += e - s
+    return good / max(total, 1), tok_good / max(tok_total, 1)

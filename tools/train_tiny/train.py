@@ -74,8 +74,9 @@ def evaluate(model, evals, device):
     out = {}
     for ctx, sets in evals.items():
         for t, recs in sets.items():
-            acc, per_turn = data.exact_match(model, recs, device)
+            acc, tok_acc = data.exact_match(model, recs, device)
             out[f"{t}@{ctx}"] = round(acc, 3)
+            out[f"{t}@{ctx}_tok"] = round(tok_acc, 3)
     model.train()
     return out
 
@@ -114,9 +115,10 @@ def main(argv=None):
     n_params = sum(p.numel() for p in model.parameters())
     print(f"params {n_params/1e6:.2f}M device {device} threads {a.threads}", flush=True)
     stream = data.Stream(a.synth, a.tokenizer, tasks, weights, a.seed, schedule, a.tokens_per_batch, a.mr_frac)
+    stream.vocab = vocab
     eval_ctx = ([int(c) for c in a.eval_ctx.split(",")] if a.eval_ctx
                 else sorted({schedule[0][1], schedule[-1][1]}))
-    evals = {c: data.eval_set(a.synth, a.tokenizer, tasks, a.seed + 1, a.eval_count, c) for c in eval_ctx}
+    evals = {c: data.eval_set(a.synth, a.tokenizer, tasks, a.seed + 1, a.eval_count, c, vocab) for c in eval_ctx}
     log = open(os.path.join(a.run, "log.jsonl"), "a")
     t0 = time.time() - elapsed
     run_loss = run_ans_acc = 0.0
