@@ -11,6 +11,10 @@ namespace kvlab {
 KvStoreGrpcService::KvStoreGrpcService(KvStore* store, Authenticator auth, const KvStoreServiceOptions& options)
     : store_(*store), auth_(std::move(auth)), options_(options) {}
 
+KvStoreGrpcService::KvStoreGrpcService(TieredKvStore* store, Authenticator auth,
+                                       const KvStoreServiceOptions& options)
+    : store_(*store), admin_(store), auth_(std::move(auth)), options_(options) {}
+
 grpc::Status KvStoreGrpcService::Put(grpc::ServerContext* context, grpc::ServerReader<v1::PutRequest>* reader,
                                      v1::PutResponse* response) {
   ServerCall call(context, auth_, "kvstore.Put");

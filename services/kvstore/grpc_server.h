@@ -9,6 +9,7 @@
 #include "kvlab/v1/kvstore.grpc.pb.h"
 #include "services/common/auth.h"
 #include "services/kvstore/kv_store.h"
+#include "services/kvstore/tiered_store.h"
 
 namespace kvlab {
 
@@ -22,10 +23,16 @@ struct KvStoreServiceOptions {
 
 // Implements kvlab.v1.KvStoreService; see kvstore.proto for each call's
 // semantics and errors. Every call is authenticated first. Thread-safe.
+// The data calls (Put .. Delete) are in grpc_server.cc, the admin calls
+// (Pin .. Verify) in grpc_admin_server.cc.
 class KvStoreGrpcService final : public v1::KvStoreService::Service {
  public:
-  // `store` is borrowed and must outlive the service.
+  // `store` is borrowed and must outlive the service. The admin calls answer
+  // UNIMPLEMENTED (the store has no tiers to administer).
   KvStoreGrpcService(KvStore* store, Authenticator auth, const KvStoreServiceOptions& options = {});
+  // `store` is borrowed and must outlive the service; serves the admin calls
+  // too.
+  KvStoreGrpcService(TieredKvStore* store, Authenticator auth, const KvStoreServiceOptions& options = {});
 
   grpc::Status Put(grpc::ServerContext* context, grpc::ServerReader<v1::PutRequest>* reader,
                    v1::PutResponse* response) override;
@@ -39,8 +46,24 @@ class KvStoreGrpcService final : public v1::KvStoreService::Service {
   grpc::Status Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
                       v1::DeleteResponse* response) override;
 
+  grpc::Status Pin(grpc::ServerContext* context, const v1::PinRequest* request, v1::PinResponse* response) override;
+  grpc::Status Unpin(grpc::ServerContext* context, const v1::UnpinRequest* request,
+                     v1::UnpinResponse* response) override;
+  grpc::Status Lease(grpc::ServerContext* context, const v1::LeaseRequest* request,
+                     v1::LeaseResponse* response) override;
+  grpc::Status Release(grpc::ServerContext* context, const v1::ReleaseRequest* request,
+                       v1::ReleaseResponse* response) override;
+  grpc::Status Tiers(grpc::ServerContext* context, const v1::TiersRequest* request,
+                     v1::TiersResponse* response) override;
+  grpc::Status Verify(grpc::ServerContext* context, const v1::VerifyRequest* request,
+                      v1::VerifyResponse* response) override;
+
  private:
+  // The tiered store, or UNIMPLEMENTED naming `call` when there is none.
+  absl::StatusOr<TieredKvStore*> Admin(const char* call) const;
+
   KvStore& store_;
+  TieredKvStore* const admin_ = nullptr;  // null: no admin calls
   const Authenticator auth_;
   const KvStoreServiceOptions options_;
 };

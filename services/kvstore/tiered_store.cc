@@ -589,6 +589,10 @@ class TieredKvStoreImpl : public TieredKvStore {
     info.set_tier(slots_[FastestCopy(rec)].tier->name());
     info.set_session_id(h.session_id());
     info.set_session_turn(h.session_turn());
+    info.set_pinned(rec.pinned);
+    for (size_t t = 0; t < slots_.size(); ++t) {
+      if (rec.residency & Bit(t)) info.add_tiers(slots_[t].tier->name());
+    }
     return info;
   }
 
