@@ -56,6 +56,10 @@ def parse_args(argv=None):
     ap.add_argument("--eval_every", type=int, default=250)
     ap.add_argument("--eval_count", type=int, default=12)
     ap.add_argument("--eval_ctx", default="", help="context lengths to evaluate; default first and last stage")
+    ap.add_argument("--gate", default="",
+                    help="e.g. kv,passkey:0.8 — advance to the next --schedule length only when these tasks' "
+                         "exact match at the current length reaches the threshold (the schedule's steps are "
+                         "then ignored)")
     ap.add_argument("--ckpt_every", type=int, default=250)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--export", help="write the HF model directory here at the end")
@@ -69,11 +73,11 @@ def lr_at(a, step):
     return a.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
 
 
-def evaluate(model, evals, device):
+def evaluate(model, evals, ctxs, device):
     model.eval()
     out = {}
-    for ctx, sets in evals.items():
-        for t, recs in sets.items():
+    for ctx in ctxs:
+        for t, recs in evals(ctx).items():
             acc, tok_acc = data.exact_match(model, recs, device)
             out[f"{t}@{ctx}"] = round(acc, 3)
             out[f"{t}@{ctx}_tok"] = round(tok_acc, 3)
@@ -101,24 +105,35 @@ def main(argv=None):
     other = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": other, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
-    step, elapsed = 0, 0.0
+    step, elapsed, stages = 0, 0.0, None
     ckpt = os.path.join(a.run, "ckpt.pt")
     if a.resume and os.path.exists(ckpt):
         st = torch.load(ckpt, map_location=device)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, elapsed = st["step"], st["elapsed"]
+        stages = st.get("stages")
         torch.set_rng_state(st["rng"])
         print(f"resumed at step {step}", flush=True)
     with open(os.path.join(a.run, "args.json"), "w") as f:
         json.dump(vars(a), f, indent=1)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"params {n_params/1e6:.2f}M device {device} threads {a.threads}", flush=True)
-    stream = data.Stream(a.synth, a.tokenizer, tasks, weights, a.seed, schedule, a.tokens_per_batch, a.mr_frac)
+    if a.gate:
+        gate_tasks, gate_thr = a.gate.split(":")[0].split(","), float(a.gate.split(":")[1])
+        stages = stages or [(0, schedule[0][1])]
+    else:
+        stages = schedule
+    stream = data.Stream(a.synth, a.tokenizer, tasks, weights, a.seed, stages, a.tokens_per_batch, a.mr_frac)
     stream.vocab = vocab
     eval_ctx = ([int(c) for c in a.eval_ctx.split(",")] if a.eval_ctx
                 else sorted({schedule[0][1], schedule[-1][1]}))
-    evals = {c: data.eval_set(a.synth, a.tokenizer, tasks, a.seed + 1, a.eval_count, c, vocab) for c in eval_ctx}
+    eval_cache = {}
+
+    def evals(c):
+        if c not in eval_cache:
+            eval_cache[c] = data.eval_set(a.synth, a.tokenizer, tasks, a.seed + 1, a.eval_count, c, vocab)
+        return eval_cache[c]
     log = open(os.path.join(a.run, "log.jsonl"), "a")
     t0 = time.time() - elapsed
     run_loss = run_ans_acc = 0.0
@@ -153,13 +168,20 @@ def main(argv=None):
             run_loss = run_ans_acc = 0.0
             n_run = 0
             if step % a.eval_every == 0 or step == a.steps:
-                rec["eval"] = evaluate(model, evals, device)
+                cur = stages[-1][1] if a.gate else ctx
+                rec["eval"] = evaluate(model, evals, sorted(set(eval_ctx) | {cur}), device)
+                later = [c for _, c in schedule if c > cur]
+                if a.gate and later and all(rec["eval"][f"{t}@{cur}"] >= gate_thr for t in gate_tasks):
+                    at = -(-step // stream.K) * stream.K
+                    stages.append((at, later[0]))
+                    rec["advance"] = {"step": at, "ctx": later[0]}
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n")
             log.flush()
         if step % a.ckpt_every == 0 or step == a.steps:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                        "elapsed": time.time() - t0, "rng": torch.get_rng_state(), "config": cfg}, ckpt + ".tmp")
+                        "elapsed": time.time() - t0, "rng": torch.get_rng_state(), "config": cfg,
+                        "stages": stages}, ckpt + ".tmp")
             os.replace(ckpt + ".tmp", ckpt)
     if a.export:
         M.export(model, a.tokenizer, a.export)
