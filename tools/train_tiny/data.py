@@ -22,13 +22,18 @@ def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both"):
 
 def copy_records(rng, count, ctx, vocab, first_id=6):
     """Warm-up task "copy" (pure Python, no prompt format): BOS, a random token
-    string x of ctx/2 tokens, then x again; the loss is on the repeat after its
-    first token. Every target is an induction step, which is what retrieval in
-    the real tasks needs first."""
+    string x of ctx/2 tokens (alphabet: 8, 16, 32 random tokens or all), then x
+    again; the loss is on the repeat after its first token. Every target is an
+    induction step, which is what retrieval in the real tasks needs first."""
     out = []
     for _ in range(count):
         n = max(8, ctx // 2)
-        x = [rng.randrange(first_id, vocab) for _ in range(n)]
+        # Small alphabets make single tokens ambiguous, so the model must match
+        # several preceding tokens — as in UUIDs, whose BPE pieces are mostly
+        # single hex characters.
+        size = rng.choice([8, 16, 32, vocab - first_id])
+        alphabet = rng.sample(range(first_id, vocab), size)
+        x = [rng.choice(alphabet) for _ in range(n)]
         out.append({"ids": [1] + x + x, "answer_spans": [[2 + n, 1 + 2 * n]], "mode": "copy", "turn": -1})
     return out
 
