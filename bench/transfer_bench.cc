@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/huge_page_malloc.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "bench/machine_limits.h"
@@ -111,6 +112,7 @@ int Run() {
 }  // namespace kvlab::bench
 
 int main(int argc, char** argv) {
+  kvlab::ReexecWithHugePageMalloc(argv);
   absl::ParseCommandLine(argc, argv);
   return kvlab::bench::Run();
 }

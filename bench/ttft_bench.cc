@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "common/huge_page_malloc.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "bench/bench_model.h"
@@ -137,6 +138,7 @@ int Run() {
 }  // namespace kvlab::bench
 
 int main(int argc, char** argv) {
+  kvlab::ReexecWithHugePageMalloc(argv);
   absl::ParseCommandLine(argc, argv);
   return kvlab::bench::Run();
 }

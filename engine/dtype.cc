@@ -2,6 +2,10 @@
 
 #include <cmath>
 
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
+
 namespace kvlab {
 
 size_t DTypeSize(DType dtype) {
@@ -99,18 +103,58 @@ void ConvertToF32(DType dtype, const void* src, size_t n, float* dst) {
     case DType::kF32:
       std::memcpy(dst, src, n * sizeof(float));
       return;
-    case DType::kF16:
-      for (size_t i = 0; i < n; ++i) {
+    case DType::kF16: {
+      size_t i = 0;
+#ifdef __F16C__
+      // The hardware conversion is exact, like HalfToFloat.
+      for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + 2 * i));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+      }
+#endif
+      for (; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, bytes + 2 * i, 2);
         dst[i] = HalfToFloat(h);
       }
       return;
+    }
     case DType::kBF16:
       for (size_t i = 0; i < n; ++i) {
         uint16_t b;
         std::memcpy(&b, bytes + 2 * i, 2);
         dst[i] = BF16ToFloat(b);
+      }
+      return;
+  }
+}
+
+void ConvertFromF32(DType dtype, const float* src, size_t n, void* dst) {
+  auto* bytes = static_cast<uint8_t*>(dst);
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(dst, src, n * sizeof(float));
+      return;
+    case DType::kF16: {
+      size_t i = 0;
+#ifdef __F16C__
+      // Round to nearest even, overflow to infinity: FloatToHalf's rounding
+      // (NaNs stay NaNs; their payload bits may differ).
+      for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + 2 * i), h);
+      }
+#endif
+      for (; i < n; ++i) {
+        const uint16_t h = FloatToHalf(src[i]);
+        std::memcpy(bytes + 2 * i, &h, 2);
+      }
+      return;
+    }
+    case DType::kBF16:
+      for (size_t i = 0; i < n; ++i) {
+        const uint16_t b = FloatToBF16(src[i]);
+        std::memcpy(bytes + 2 * i, &b, 2);
       }
       return;
   }

@@ -33,6 +33,9 @@ uint16_t FloatToBF16(float f);
 // Converts `n` elements stored as `dtype` at `src` (any alignment,
 // little-endian) into f32 at `dst`.
 void ConvertToF32(DType dtype, const void* src, size_t n, float* dst);
+// Converts `n` f32 values at `src` into `dtype` at `dst` (any alignment,
+// little-endian), rounding as FloatToHalf / FloatToBF16 do.
+void ConvertFromF32(DType dtype, const float* src, size_t n, void* dst);
 
 }  // namespace kvlab
 

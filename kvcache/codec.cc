@@ -1,5 +1,6 @@
 #include "kvcache/codec.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -40,10 +41,7 @@ class DenseCodec : public Codec {
 
   absl::Status Decode(std::string_view payload, int64_t rows, int64_t head_dim, std::vector<float>* k,
                       std::vector<float>* v) const override {
-    if (static_cast<int64_t>(payload.size()) != EncodedBytes(rows, head_dim)) {
-      return absl::DataLossError(absl::StrCat(name(), " payload of ", payload.size(), " bytes does not hold ",
-                                              rows, " rows of dimension ", head_dim));
-    }
+    KVLAB_RETURN_IF_ERROR(CheckSize(payload, rows, head_dim));
     const size_t n = rows * head_dim;
     k->resize(n);
     v->resize(n);
@@ -52,28 +50,97 @@ class DenseCodec : public Codec {
     return absl::OkStatus();
   }
 
+  absl::Status DecodeKeys(std::string_view payload, int64_t rows, int64_t head_dim,
+                          std::vector<float>* k) const override {
+    KVLAB_RETURN_IF_ERROR(CheckSize(payload, rows, head_dim));
+    k->resize(rows * head_dim);
+    ConvertToF32(dtype_, payload.data(), rows * head_dim, k->data());
+    return absl::OkStatus();
+  }
+
+  absl::Status DecodeRows(std::string_view payload, int64_t rows, int64_t head_dim, std::span<const int32_t> select,
+                          std::vector<float>* k, std::vector<float>* v) const override {
+    KVLAB_RETURN_IF_ERROR(CheckSize(payload, rows, head_dim));
+    KVLAB_RETURN_IF_ERROR(CheckSelection(select, rows));
+    const size_t row_bytes = head_dim * DTypeSize(dtype_);
+    const char* v_base = payload.data() + rows * row_bytes;
+    k->resize(select.size() * head_dim);
+    v->resize(select.size() * head_dim);
+    for (size_t i = 0; i < select.size(); ++i) {
+      ConvertToF32(dtype_, payload.data() + select[i] * row_bytes, head_dim, k->data() + i * head_dim);
+      ConvertToF32(dtype_, v_base + select[i] * row_bytes, head_dim, v->data() + i * head_dim);
+    }
+    return absl::OkStatus();
+  }
+
+  bool GatherRows(std::string_view payload, int64_t rows, int64_t head_dim, std::span<const int32_t> select,
+                  std::string* out) const override {
+    if (!CheckSize(payload, rows, head_dim).ok() || !CheckSelection(select, rows).ok()) return false;
+    const size_t row_bytes = head_dim * DTypeSize(dtype_);
+    out->resize(2 * select.size() * row_bytes);
+    char* k_out = out->data();
+    char* v_out = k_out + select.size() * row_bytes;
+    const char* v_base = payload.data() + rows * row_bytes;
+    for (size_t i = 0; i < select.size(); ++i) {
+      std::memcpy(k_out + i * row_bytes, payload.data() + select[i] * row_bytes, row_bytes);
+      std::memcpy(v_out + i * row_bytes, v_base + select[i] * row_bytes, row_bytes);
+    }
+    return true;
+  }
+
   int64_t EncodedBytes(int64_t rows, int64_t head_dim) const override {
     return 2 * rows * head_dim * static_cast<int64_t>(DTypeSize(dtype_));
   }
 
  private:
   char* Put(std::span<const float> x, char* p) const {
-    if (dtype_ == DType::kF32) {
-      std::memcpy(p, x.data(), x.size() * sizeof(float));
-      return p + x.size() * sizeof(float);
+    ConvertFromF32(dtype_, x.data(), x.size(), p);
+    return p + x.size() * DTypeSize(dtype_);
+  }
+
+  absl::Status CheckSize(std::string_view payload, int64_t rows, int64_t head_dim) const {
+    if (static_cast<int64_t>(payload.size()) != EncodedBytes(rows, head_dim)) {
+      return absl::DataLossError(absl::StrCat(name(), " payload of ", payload.size(), " bytes does not hold ",
+                                              rows, " rows of dimension ", head_dim));
     }
-    for (float f : x) {
-      uint16_t h = dtype_ == DType::kF16 ? FloatToHalf(f) : FloatToBF16(f);
-      std::memcpy(p, &h, 2);
-      p += 2;
-    }
-    return p;
+    return absl::OkStatus();
   }
 
   DType dtype_;
 };
 
 }  // namespace
+
+absl::Status CheckSelection(std::span<const int32_t> select, int64_t rows) {
+  for (size_t i = 0; i < select.size(); ++i) {
+    if (select[i] < 0 || select[i] >= rows || (i > 0 && select[i] <= select[i - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("selected rows must be ascending row indices below ", rows, "; row ", i, " is ", select[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Codec::DecodeKeys(std::string_view payload, int64_t rows, int64_t head_dim,
+                               std::vector<float>* k) const {
+  std::vector<float> v;
+  return Decode(payload, rows, head_dim, k, &v);
+}
+
+absl::Status Codec::DecodeRows(std::string_view payload, int64_t rows, int64_t head_dim,
+                               std::span<const int32_t> select, std::vector<float>* k,
+                               std::vector<float>* v) const {
+  KVLAB_RETURN_IF_ERROR(CheckSelection(select, rows));
+  std::vector<float> all_k, all_v;
+  KVLAB_RETURN_IF_ERROR(Decode(payload, rows, head_dim, &all_k, &all_v));
+  k->resize(select.size() * head_dim);
+  v->resize(select.size() * head_dim);
+  for (size_t i = 0; i < select.size(); ++i) {
+    std::copy_n(all_k.data() + select[i] * head_dim, head_dim, k->data() + i * head_dim);
+    std::copy_n(all_v.data() + select[i] * head_dim, head_dim, v->data() + i * head_dim);
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<Codec>> MakeCodec(std::string_view name) {
   if (name == "f32") return std::make_unique<DenseCodec>(DType::kF32);

@@ -28,7 +28,30 @@ class Codec {
                               std::vector<float>* v) const = 0;
   // Payload bytes for `rows` rows (exact).
   virtual int64_t EncodedBytes(int64_t rows, int64_t head_dim) const = 0;
+
+  // Decodes only the keys of a `rows`-row payload (what eviction scoring
+  // reads). The default decodes both and drops V.
+  virtual absl::Status DecodeKeys(std::string_view payload, int64_t rows, int64_t head_dim,
+                                  std::vector<float>* k) const;
+  // Decodes the rows `select` (ascending indices < rows) of a `rows`-row
+  // payload into [select.size(), head_dim] K and V. The default decodes all
+  // rows and gathers.
+  virtual absl::Status DecodeRows(std::string_view payload, int64_t rows, int64_t head_dim,
+                                  std::span<const int32_t> select, std::vector<float>* k,
+                                  std::vector<float>* v) const;
+  // The payload, in this codec, of the rows `select` of a `rows`-row payload
+  // in this codec, when it can be cut out without decoding (dense codecs);
+  // false otherwise. DATA_LOSS is reported by Decode*, not here: returns false
+  // on a size mismatch.
+  virtual bool GatherRows(std::string_view payload, int64_t rows, int64_t head_dim, std::span<const int32_t> select,
+                          std::string* out) const {
+    return false;
+  }
 };
+
+// OK when `select` holds ascending row indices in [0, rows); INVALID_ARGUMENT
+// otherwise.
+absl::Status CheckSelection(std::span<const int32_t> select, int64_t rows);
 
 // Parses a canonical codec name. INVALID_ARGUMENT for an unknown codec.
 absl::StatusOr<std::unique_ptr<Codec>> MakeCodec(std::string_view name);

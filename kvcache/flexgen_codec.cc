@@ -51,15 +51,7 @@ class FlexGenCodec : public Codec {
     const int64_t groups = rows * (d / group_);
     char* codes = out + groups * 4;
     for (int64_t g = 0; g < groups; ++g) {
-      const float* p = x.data() + g * group_;
-      auto [lo, hi] = std::minmax_element(p, p + group_);
-      QuantParams q = ChooseQuantParams(*lo, *hi, bits_);
-      std::memcpy(out + g * 4, &q.scale, 2);
-      std::memcpy(out + g * 4 + 2, &q.min, 2);
-      const float scale = HalfToFloat(q.scale), mn = HalfToFloat(q.min);
-      for (int64_t i = 0; i < group_; ++i) {
-        PutCode(codes, g * group_ + i, QuantizeValue(p[i], scale, mn, bits_), bits_);
-      }
+      QuantizeGroup(x.data() + g * group_, group_, bits_, out + g * 4, codes, g * group_);
     }
   }
 

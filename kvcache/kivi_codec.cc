@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
@@ -29,37 +30,23 @@ class KiviCodec : public Codec {
     const Layout l = MakeLayout(rows, d);
     std::string out(l.total, '\0');
     char* base = out.data();
-    // Keys: per channel over groups of G tokens.
+    // Keys: per channel over groups of G tokens (each token group transposed
+    // so that a channel's G values are contiguous).
+    std::vector<float> channels(group_ * d);
     for (int64_t t = 0; t < l.nq / group_; ++t) {
+      for (int64_t i = 0; i < group_; ++i) {
+        const float* row = k.data() + (t * group_ + i) * d;
+        for (int64_t c = 0; c < d; ++c) channels[c * group_ + i] = row[c];
+      }
       for (int64_t c = 0; c < d; ++c) {
-        float lo = k[(t * group_) * d + c], hi = lo;
-        for (int64_t i = 1; i < group_; ++i) {
-          const float x = k[(t * group_ + i) * d + c];
-          lo = std::min(lo, x);
-          hi = std::max(hi, x);
-        }
         const int64_t g = t * d + c;
-        QuantParams q = ChooseQuantParams(lo, hi, bits_);
-        std::memcpy(base + l.k_params + g * 4, &q.scale, 2);
-        std::memcpy(base + l.k_params + g * 4 + 2, &q.min, 2);
-        const float scale = HalfToFloat(q.scale), mn = HalfToFloat(q.min);
-        for (int64_t i = 0; i < group_; ++i) {
-          PutCode(base + l.k_codes, g * group_ + i, QuantizeValue(k[(t * group_ + i) * d + c], scale, mn, bits_),
-                  bits_);
-        }
+        QuantizeGroup(channels.data() + c * group_, group_, bits_, base + l.k_params + g * 4, base + l.k_codes,
+                      g * group_);
       }
     }
     // Values: per token over groups of G channels.
     for (int64_t g = 0; g < l.nq * (d / group_); ++g) {
-      const float* p = v.data() + g * group_;
-      auto [lo, hi] = std::minmax_element(p, p + group_);
-      QuantParams q = ChooseQuantParams(*lo, *hi, bits_);
-      std::memcpy(base + l.v_params + g * 4, &q.scale, 2);
-      std::memcpy(base + l.v_params + g * 4 + 2, &q.min, 2);
-      const float scale = HalfToFloat(q.scale), mn = HalfToFloat(q.min);
-      for (int64_t i = 0; i < group_; ++i) {
-        PutCode(base + l.v_codes, g * group_ + i, QuantizeValue(p[i], scale, mn, bits_), bits_);
-      }
+      QuantizeGroup(v.data() + g * group_, group_, bits_, base + l.v_params + g * 4, base + l.v_codes, g * group_);
     }
     const int64_t nr = rows - l.nq;
     std::memcpy(base + l.k_residual, k.data() + l.nq * d, nr * d * sizeof(float));

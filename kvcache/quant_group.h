@@ -41,6 +41,12 @@ inline uint32_t GetCode(const char* base, int64_t i, int bits) {
   return (static_cast<uint8_t>(base[bit >> 3]) >> (bit & 7)) & ((1u << bits) - 1);
 }
 
+// Quantizes the `count` contiguous values at `x` as one group: writes its
+// parameters (f16 scale, then f16 min: 4 bytes) at `params` and its codes at
+// code indices [first_code, first_code + count) of the zero-initialized code
+// range `codes`. Same codes as ChooseQuantParams + QuantizeValue + PutCode.
+void QuantizeGroup(const float* x, int64_t count, int bits, char* params, char* codes, int64_t first_code);
+
 }  // namespace kvlab
 
 #endif  // KVLAB_KVCACHE_QUANT_GROUP_H_

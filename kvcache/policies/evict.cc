@@ -107,20 +107,26 @@ absl::StatusOr<int64_t> QueryHeads(const std::map<int64_t, LayerView>& views, in
   return hq;
 }
 
-// Decodes the K (and V) rows of every head of one layer.
-absl::Status DecodeLayer(const KvEntry& entry, const Codec& codec, int64_t l, v1::KvLayer* layer,
-                         std::vector<std::vector<float>>* k, std::vector<std::vector<float>>* v) {
-  const auto& h = entry.header;
-  if (!layer->ParseFromString(entry.layers[l]) || layer->heads_size() != h.num_kv_heads()) {
+// Parses layer `l` of `entry`. DATA_LOSS when it is malformed.
+absl::Status ParseLayer(const KvEntry& entry, int64_t l, v1::KvLayer* layer) {
+  if (!layer->ParseFromString(entry.layers[l]) || layer->heads_size() != entry.header.num_kv_heads()) {
     return absl::DataLossError(absl::StrCat("KV entry layer ", l, " is malformed"));
   }
-  k->assign(h.num_kv_heads(), {});
-  v->assign(h.num_kv_heads(), {});
+  return absl::OkStatus();
+}
+
+// Decodes the K rows of every head of one layer (all the scoring reads).
+// `k` keeps its buffers from layer to layer.
+absl::Status DecodeLayerKeys(const KvEntry& entry, const Codec& codec, int64_t l, v1::KvLayer* layer,
+                             std::vector<std::vector<float>>* k) {
+  const auto& h = entry.header;
+  KVLAB_RETURN_IF_ERROR(ParseLayer(entry, l, layer));
+  k->resize(h.num_kv_heads());
   std::vector<absl::Status> status(h.num_kv_heads());
   ParallelFor(h.num_kv_heads(), 1, [&](int64_t b, int64_t e) {
     for (int64_t hd = b; hd < e; ++hd) {
-      status[hd] = codec.Decode(layer->heads(hd).payload(), layer->heads(hd).positions_size(), h.head_dim(),
-                                &(*k)[hd], &(*v)[hd]);
+      status[hd] = codec.DecodeKeys(layer->heads(hd).payload(), layer->heads(hd).positions_size(), h.head_dim(),
+                                    &(*k)[hd]);
     }
   });
   for (const absl::Status& s : status) KVLAB_RETURN_IF_ERROR(s);
@@ -230,7 +236,7 @@ absl::StatusOr<KeptRows> SelectKeptRows(const KvEntry& entry, const std::vector<
       KVLAB_ASSIGN_OR_RETURN(std::unique_ptr<Codec> codec, MakeCodec(h.codec()));
       const bool chunk = policy.kind == EvictionKind::kChunkKv;
       v1::KvLayer layer;
-      std::vector<std::vector<float>> k, v;
+      std::vector<std::vector<float>> k;
       for (int64_t l = 0; l < layers; ++l) {
         if (chunk && l % policy.reuse_layers != 0) {  // layer-wise index reuse
           const int64_t leader = l - l % policy.reuse_layers;
@@ -238,7 +244,7 @@ absl::StatusOr<KeptRows> SelectKeptRows(const KvEntry& entry, const std::vector<
           continue;
         }
         KVLAB_ASSIGN_OR_RETURN(int64_t hq, QueryHeads(views, l, w, d, heads, name));
-        KVLAB_RETURN_IF_ERROR(DecodeLayer(entry, *codec, l, &layer, &k, &v));
+        KVLAB_RETURN_IF_ERROR(DecodeLayerKeys(entry, *codec, l, &layer, &k));
         const std::vector<float>& q = views[l].queries;
         const int64_t group = hq / heads;
         std::vector<std::vector<float>> scores(heads);
@@ -282,37 +288,34 @@ absl::StatusOr<KvEntry> BuildKeptEntry(const KvEntry& entry, const KeptRows& kep
   out.header.set_codec(codec.name());
   out.header.clear_kept();
   out.header.set_stats_json(kept.stats_json);
-  v1::KvLayer layer;
-  std::vector<std::vector<float>> k, v;
+  // Same codec in and out: dense payloads are cut, not decoded and re-encoded.
+  const bool same_codec = codec.name() == from->name();
+  // `layer` keeps its parsed payload buffers from layer to layer (fresh
+  // multi-MiB buffers cost page faults); the kept rows go into `kept_layer`.
+  v1::KvLayer layer, kept_layer;
   for (int64_t l = 0; l < h.num_layers(); ++l) {
-    KVLAB_RETURN_IF_ERROR(DecodeLayer(entry, *from, l, &layer, &k, &v));
+    KVLAB_RETURN_IF_ERROR(ParseLayer(entry, l, &layer));
+    while (kept_layer.heads_size() < heads) kept_layer.add_heads();
     std::vector<absl::Status> status(heads);
     ParallelFor(heads, 1, [&](int64_t b, int64_t e) {
       std::vector<float> nk, nv;
       for (int64_t hd = b; hd < e; ++hd) {
         const std::vector<int32_t>& rows = kept.rows[l * heads + hd];
-        v1::KvHead* head = layer.mutable_heads(hd);
-        const int64_t have = head->positions_size();
-        nk.resize(rows.size() * d);
-        nv.resize(rows.size() * d);
-        std::vector<int32_t> pos(rows.size());
-        for (size_t i = 0; i < rows.size(); ++i) {
-          if (rows[i] < 0 || rows[i] >= have || (i > 0 && rows[i] <= rows[i - 1])) {
-            status[hd] = absl::InvalidArgumentError("kept rows must be ascending row indices of the head");
-            break;
-          }
-          pos[i] = head->positions(rows[i]);
-          std::copy_n(k[hd].data() + rows[i] * d, d, nk.data() + i * d);
-          std::copy_n(v[hd].data() + rows[i] * d, d, nv.data() + i * d);
+        const v1::KvHead& head = layer.heads(hd);
+        v1::KvHead* out_head = kept_layer.mutable_heads(hd);
+        const int64_t have = head.positions_size();
+        if (!same_codec || !from->GatherRows(head.payload(), have, d, rows, out_head->mutable_payload())) {
+          status[hd] = from->DecodeRows(head.payload(), have, d, rows, &nk, &nv);
+          if (!status[hd].ok()) continue;
+          out_head->set_payload(codec.Encode(nk, nv, d));
         }
-        if (!status[hd].ok()) continue;
-        head->mutable_positions()->Assign(pos.begin(), pos.end());
-        head->set_payload(codec.Encode(nk, nv, d));
+        out_head->clear_positions();
+        for (int32_t r : rows) out_head->add_positions(head.positions(r));
       }
     });
     for (const absl::Status& s : status) KVLAB_RETURN_IF_ERROR(s);
-    for (int64_t hd = 0; hd < heads; ++hd) out.header.add_kept(layer.heads(hd).positions_size());
-    out.layers.push_back(layer.SerializeAsString());
+    for (int64_t hd = 0; hd < heads; ++hd) out.header.add_kept(kept_layer.heads(hd).positions_size());
+    out.layers.push_back(kept_layer.SerializeAsString());
   }
   SealEntry(out);
   return out;

@@ -37,17 +37,29 @@ std::vector<float> WindowScores(std::span<const float> q, int64_t w, int64_t num
                                 int64_t kernel, PoolKind pool) {
   const int64_t prefix = n - w;
   std::vector<float> result(prefix, 0.0f);
-  std::vector<float> logits(w * n), summed(prefix);
+  // Scratch reused across calls on this thread: fresh multi-MiB buffers cost
+  // page faults on every call.
+  thread_local std::vector<float> packed, logits, summed;
+  packed.resize(q_count * w * head_dim);
+  logits.resize(q_count * w * n);
+  summed.resize(prefix);
+  // The group's window queries as one [q_count * w, head_dim] matrix, so a
+  // single GEMM scores them all against the keys.
+  for (int64_t g = 0; g < q_count; ++g) {
+    for (int64_t i = 0; i < w; ++i) {
+      std::copy_n(q.data() + (i * num_q_heads + q_first + g) * head_dim, head_dim,
+                  packed.data() + (g * w + i) * head_dim);
+    }
+  }
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  for (int64_t qh = q_first; qh < q_first + q_count; ++qh) {
-    // logits[i, j] = scale * q[i, qh, :] . k[j, :]
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(w), static_cast<int>(n),
-                static_cast<int>(head_dim), scale, q.data() + qh * head_dim,
-                static_cast<int>(num_q_heads * head_dim), k.data(), static_cast<int>(head_dim), 0.0f,
-                logits.data(), static_cast<int>(n));
+  // logits[g * w + i, j] = scale * q[i, q_first + g, :] . k[j, :]
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(q_count * w), static_cast<int>(n),
+              static_cast<int>(head_dim), scale, packed.data(), static_cast<int>(head_dim), k.data(),
+              static_cast<int>(head_dim), 0.0f, logits.data(), static_cast<int>(n));
+  for (int64_t g = 0; g < q_count; ++g) {
     std::fill(summed.begin(), summed.end(), 0.0f);
     for (int64_t i = 0; i < w; ++i) {
-      float* row = logits.data() + i * n;
+      float* row = logits.data() + (g * w + i) * n;
       const int64_t visible = prefix + i + 1;
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t j = 0; j < visible; ++j) mx = std::max(mx, row[j]);

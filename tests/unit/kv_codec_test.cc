@@ -10,6 +10,7 @@
 #include "kvcache/codec.h"
 #include "kvcache/codec_spec.h"
 #include "kvcache/kv_entry.h"
+#include "kvcache/quant_group.h"
 
 namespace kvlab {
 namespace {
@@ -173,6 +174,53 @@ TEST(KvCodecTest, QuantizedEntryRoundTripsThroughSerializationByteExact) {
       EXPECT_EQ(static_cast<int64_t>(head.payload().size()), codec->EncodedBytes(rows, d));
     }
   }
+}
+
+// The packed fast path of QuantizeGroup gives the codes of the element-wise
+// definition (ChooseQuantParams, QuantizeValue, PutCode), for aligned and
+// unaligned code ranges, constant groups and NaNs.
+TEST(KvCodecTest, GroupQuantizationMatchesTheElementWiseDefinition) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  for (int bits : {2, 4}) {
+    for (int64_t count : {2, 6, 32, 64, 128}) {
+      for (int64_t first : {int64_t{0}, count, int64_t{3}}) {
+        std::vector<float> x(count);
+        for (float& f : x) f = dist(rng);
+        if (count == 6) std::fill(x.begin(), x.end(), 1.25f);
+        if (count == 64) x[5] = std::nanf("");
+        const int64_t bytes = PackedBytes(first + count, bits);
+        std::string fast(bytes, '\0'), slow(bytes, '\0');
+        char params[4];
+        QuantizeGroup(x.data(), count, bits, params, fast.data(), first);
+        float lo = x[0], hi = x[0];
+        for (float f : x) lo = std::min(lo, f), hi = std::max(hi, f);
+        const QuantParams q = ChooseQuantParams(lo, hi, bits);
+        EXPECT_EQ(std::memcmp(params, &q.scale, 2), 0);
+        EXPECT_EQ(std::memcmp(params + 2, &q.min, 2), 0);
+        for (int64_t i = 0; i < count; ++i) {
+          PutCode(slow.data(), first + i, QuantizeValue(x[i], HalfToFloat(q.scale), HalfToFloat(q.min), bits), bits);
+        }
+        EXPECT_EQ(fast, slow) << "bits " << bits << " count " << count << " first " << first;
+      }
+    }
+  }
+}
+
+// The vectorized f16 conversions equal the scalar definitions (round to
+// nearest even, overflow to infinity, subnormals), in both directions.
+TEST(KvCodecTest, VectorHalfConversionsMatchTheScalarOnes) {
+  std::mt19937 rng(5);
+  std::vector<float> x = {0.0f, -0.0f, 1.0f, 65504.0f, 65520.0f, 1e9f, -1e9f, 6e-8f, 3e-8f, 1e-5f, -2.5e-6f,
+                          1.0009765625f, 1.00048828125f, 1.00146484375f};
+  std::uniform_real_distribution<float> exponent(-30.0f, 18.0f), sign(-1.0f, 1.0f);
+  while (x.size() < 1003) x.push_back((sign(rng) < 0 ? -1.0f : 1.0f) * std::exp2(exponent(rng)));
+  std::vector<uint16_t> vec(x.size());
+  ConvertFromF32(DType::kF16, x.data(), x.size(), vec.data());
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(vec[i], FloatToHalf(x[i])) << "x = " << x[i];
+  std::vector<float> back(x.size());
+  ConvertToF32(DType::kF16, vec.data(), vec.size(), back.data());
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(back[i], HalfToFloat(vec[i])) << "h = " << vec[i];
 }
 
 }  // namespace
