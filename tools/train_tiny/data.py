@@ -38,6 +38,34 @@ def copy_records(rng, count, ctx, vocab, first_id=6):
     return out
 
 
+def recall_records(rng, count, ctx, vocab, first_id=6):
+    """Warm-up task "recall" (associative recall across a template gap): BOS,
+    pairs "k1 k2 : v1 v2 v3 ," (keys and values over a 32-token alphabet),
+    then 5 queries "k1 k2 <|eot_id|><|start_header_id|> <|end_header_id|>"
+    answered by "v1 v2 v3 <|eot_id|>". As in kv and passkey, the answer does
+    not follow its key, so the model must carry the key across the gap."""
+    out = []
+    colon, comma = first_id, first_id + 1
+    for _ in range(count):
+        alphabet = rng.sample(range(first_id + 2, vocab), 32)
+        n = max(5, ctx // 7)
+        keys = set()
+        while len(keys) < n:
+            keys.add(tuple(rng.choice(alphabet) for _ in range(2)))
+        keys = sorted(keys, key=lambda k: rng.random())
+        vals = [[rng.choice(alphabet) for _ in range(3)] for _ in keys]
+        ids = [1]
+        for k, v in zip(keys, vals):
+            ids += list(k) + [colon] + v + [comma]
+        spans = []
+        for q in rng.sample(range(n), 5):
+            ids += list(keys[q]) + [5, 3, 4]
+            spans.append([len(ids), len(ids) + 4])
+            ids += vals[q] + [5]
+        out.append({"ids": ids, "answer_spans": spans, "mode": "recall", "turn": -1})
+    return out
+
+
 def pick_records(records, rng, mr_frac):
     """Per sample: its multi-turn record, or (with probability mr_frac) one
     multi-request record of a random turn."""
@@ -84,8 +112,8 @@ class Stream:
         need = {t: slots.count(t) for t in self.tasks}
         pool = {}
         for t, n in need.items():
-            if n and t == "copy":
-                pool[t] = copy_records(rng, n, ctx, self.vocab)
+            if n and t in SYNTHETIC:
+                pool[t] = SYNTHETIC[t](rng, n, ctx, self.vocab)
             elif n:
                 recs = synth(self.binary, self.tok_dir, t, self.seed, c * self.K * bs, n, ctx)
                 pool[t] = pick_records(recs, rng, self.mr_frac)
@@ -117,9 +145,13 @@ def collate(records, lm=False):
     return {"ids": ids[:, :-1], "targets": ids[:, 1:], "answer": ans[:, 1:], "real": real[:, 1:]}
 
 
+# Python-only warm-up tasks (no prompt format).
+SYNTHETIC = {"copy": copy_records, "recall": recall_records}
+
+
 def eval_set(binary, tok_dir, tasks, seed, count, ctx, vocab=1024):
     """Fixed multi-turn sessions (sample indices from 10^6 on, unseen in training)."""
-    return {t: (copy_records(random.Random(seed), count, ctx, vocab) if t == "copy" else
+    return {t: (SYNTHETIC[t](random.Random(seed), count, ctx, vocab) if t in SYNTHETIC else
                 synth(binary, tok_dir, t, seed, 1000000, count, ctx, "multi_turn")) for t in tasks}
 
 
