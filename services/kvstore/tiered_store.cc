@@ -5,6 +5,7 @@
 #include <chrono>
 #include <list>
 #include <map>
+#include <set>
 #include <mutex>
 #include <unordered_map>
 
@@ -435,6 +436,7 @@ class TieredKvStoreImpl : public TieredKvStore {
   bool Evictable(Record& rec) { return !rec.pinned && !Leased(rec); }
 
   void AddCopy(const std::string& id, Record& rec, size_t t) {
+    if (rec.residency & Bit(t)) ForgetCopy(id, rec, t);  // one LRU node per copy, always
     Slot& s = slots_[t];
     rec.residency |= Bit(t);
     s.used += rec.bytes;
@@ -477,16 +479,32 @@ class TieredKvStoreImpl : public TieredKvStore {
     index_.Insert(id, h.model_fingerprint(), h.method_spec(), TokensOf(h));
   }
 
-  // Evicts least recently used, evictable entries of tier t (other than
-  // `keep`) until `bytes` more fit. RESOURCE_EXHAUSTED when they cannot.
-  absl::Status MakeRoom(size_t t, int64_t bytes, const std::string& keep) {
+  // Marks `id` busy while its Record is referenced up the call stack (being
+  // placed, promoted or demoted). Nested evictions (a demotion making room in
+  // the next tier, which may demote again) never pick a busy entry, so they
+  // cannot erase a record still in use.
+  class BusyGuard {
+   public:
+    BusyGuard(std::multiset<std::string>* busy, const std::string& id) : busy_(busy), it_(busy->insert(id)) {}
+    ~BusyGuard() { busy_->erase(it_); }
+    BusyGuard(const BusyGuard&) = delete;
+    BusyGuard& operator=(const BusyGuard&) = delete;
+
+   private:
+    std::multiset<std::string>* busy_;
+    std::multiset<std::string>::iterator it_;
+  };
+
+  // Evicts least recently used, evictable, non-busy entries of tier t until
+  // `bytes` more fit. RESOURCE_EXHAUSTED when they cannot.
+  absl::Status MakeRoom(size_t t, int64_t bytes) {
     Slot& s = slots_[t];
     if (s.unlimited) return absl::OkStatus();
     if (bytes > s.capacity) return absl::ResourceExhaustedError("larger than the tier");
     while (s.used + bytes > s.capacity) {
       std::string victim;
       for (auto it = s.lru.rbegin(); it != s.lru.rend(); ++it) {
-        if (*it != keep && Evictable(records_.at(*it))) {
+        if (busy_.count(*it) == 0 && Evictable(records_.at(*it))) {
           victim = *it;
           break;
         }
@@ -500,6 +518,7 @@ class TieredKvStoreImpl : public TieredKvStore {
   // Removes tier t's copy of `id`, demoting the entry to a slower tier when
   // that was its only copy (or dropping it when no slower tier takes it).
   void Evict(const std::string& id, size_t t) {
+    BusyGuard busy(&busy_, id);
     Record& rec = records_.at(id);
     Slot& s = slots_[t];
     ++s.evictions;
@@ -530,8 +549,9 @@ class TieredKvStoreImpl : public TieredKvStore {
   // Stores `entry` in the fastest tier at or after `from` it fits in, making
   // room there. Returns that tier, or -1.
   int PlaceIn(const std::string& id, Record& rec, const std::shared_ptr<const KvEntry>& entry, size_t from) {
+    BusyGuard busy(&busy_, id);
     for (size_t t = from; t < slots_.size(); ++t) {
-      if (!Fits(t, rec.bytes) || !MakeRoom(t, rec.bytes, id).ok()) continue;
+      if (!Fits(t, rec.bytes) || !MakeRoom(t, rec.bytes).ok()) continue;
       absl::Status s = slots_[t].tier->Put(id, entry);
       if (!s.ok()) {
         spdlog::warn("kvstore: storing '{}' in the {} tier failed: {}", id, slots_[t].tier->name(),
@@ -547,8 +567,11 @@ class TieredKvStoreImpl : public TieredKvStore {
   // After a read from slower tier t: copies the entry to the fastest tier it
   // fits in; a volatile tier t gives up its copy.
   void Promote(const std::string& id, Record& rec, size_t t, const std::shared_ptr<const KvEntry>& entry) {
+    // A concurrent Get may have promoted it already while this one read.
+    if (rec.residency & (Bit(t) - 1)) return;
+    BusyGuard busy(&busy_, id);
     for (size_t u = 0; u < t; ++u) {
-      if (!Fits(u, rec.bytes) || !MakeRoom(u, rec.bytes, id).ok()) continue;
+      if (!Fits(u, rec.bytes) || !MakeRoom(u, rec.bytes).ok()) continue;
       if (!slots_[u].tier->Put(id, entry).ok()) continue;
       AddCopy(id, rec, u);
       ++slots_[u].promotions;
@@ -600,6 +623,7 @@ class TieredKvStoreImpl : public TieredKvStore {
   std::vector<Slot> slots_;  // fastest first; fixed after construction
 
   std::mutex mu_;
+  std::multiset<std::string> busy_;  // see BusyGuard
   std::unordered_map<std::string, Record> records_;  // node-based: references stay valid
   std::unordered_map<uint64_t, std::string> lease_owner_;
   PrefixIndex index_;
