@@ -327,6 +327,7 @@ TEST_F(RedisTest, ConcurrentWritersAndReadersSeeOnlyCompleteEntries) {
   TieredKvStore& store = **made;
   constexpr int kWriters = 4, kReaders = 4, kRounds = 40;
   std::atomic<int> bad{0}, seen{0};
+  std::atomic<bool> writers_done{false};
   std::vector<std::thread> threads;
   for (int w = 0; w < kWriters; ++w) {
     threads.emplace_back([&, w] {
@@ -339,7 +340,9 @@ TEST_F(RedisTest, ConcurrentWritersAndReadersSeeOnlyCompleteEntries) {
   }
   for (int rd = 0; rd < kReaders; ++rd) {
     threads.emplace_back([&, rd] {
-      for (int i = 0; i < kRounds * 3; ++i) {
+      // Reads until the writers are done (at least kRounds * 3 reads), so the
+      // readers overlap the writes however the threads are scheduled.
+      for (int i = 0; i < kRounds * 3 || !writers_done.load(); ++i) {
         const std::string key = (i % 2 == 0) ? "shared" + std::to_string(i % 3) : "own" + std::to_string(i % kWriters);
         auto got = store.Get(key);
         if (got.ok()) {
@@ -351,7 +354,9 @@ TEST_F(RedisTest, ConcurrentWritersAndReadersSeeOnlyCompleteEntries) {
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (int w = 0; w < kWriters; ++w) threads[w].join();
+  writers_done = true;
+  for (size_t t = kWriters; t < threads.size(); ++t) threads[t].join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(seen.load(), 0);
   // No lost updates: each private key holds its writer's last round.
