@@ -12,16 +12,17 @@ bool ForEachChunk(const KvEntry& entry, const std::function<bool(const v1::KvChu
   v1::KvChunk chunk;
   *chunk.mutable_header() = entry.header;
   if (!emit(chunk)) return false;
+  // One message reused for every chunk: its data buffer is allocated once.
+  v1::KvChunk c;
+  v1::KvLayerChunk* lc = c.mutable_layer();
   for (size_t l = 0; l < entry.layers.size(); ++l) {
     const std::string& bytes = entry.layers[l];
     int64_t offset = 0;
     do {
       const int64_t n = std::min<int64_t>(max_chunk_bytes, static_cast<int64_t>(bytes.size()) - offset);
-      v1::KvChunk c;
-      v1::KvLayerChunk* lc = c.mutable_layer();
       lc->set_layer(static_cast<int32_t>(l));
       lc->set_offset(offset);
-      lc->set_data(bytes.data() + offset, n);
+      lc->mutable_data()->assign(bytes.data() + offset, n);
       if (!emit(c)) return false;
       offset += n;
     } while (offset < static_cast<int64_t>(bytes.size()));
