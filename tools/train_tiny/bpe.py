@@ -80,34 +80,8 @@ def train(counts, vocab_size):
 def write(out_dir, vocab, merges, max_len):
     """tokenizer.json in the same layout as the fixture tokenizer (Llama-3)."""
     os.makedirs(out_dir, exist_ok=True)
-    n_special = len(fixture.SPECIALS)
-    tok = {
-        "version": "1.0", "truncation": None, "padding": None,
-        "added_tokens": [{"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
-                          "normalized": False, "special": True} for i, s in enumerate(fixture.SPECIALS)],
-        "normalizer": None,
-        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-            {"type": "Split", "pattern": {"Regex": fixture.SPLIT}, "behavior": "Isolated", "invert": False},
-            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}},
-                       {"Sequence": {"id": "A", "type_id": 0}}],
-            "pair": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}},
-                     {"Sequence": {"id": "A", "type_id": 0}},
-                     {"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 1}},
-                     {"Sequence": {"id": "B", "type_id": 1}}],
-            "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [1],
-                                                     "tokens": ["<|begin_of_text|>"]}}},
-        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
-        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": True,
-                  "vocab": {t: i for t, i in vocab.items() if i >= n_special},
-                  "merges": [f"{a} {b}" for a, b in merges]},
-    }
-    config = {"bos_token": "<|begin_of_text|>", "chat_template": fixture.CHAT_TEMPLATE,
-              "clean_up_tokenization_spaces": False, "eos_token": "<|eot_id|>",
-              "model_max_length": max_len, "tokenizer_class": "PreTrainedTokenizerFast"}
+    tok = fixture.tokenizer_json(vocab, merges)
+    config = fixture.tokenizer_config(max_len)
     with open(os.path.join(out_dir, "tokenizer.json"), "w") as f:
         json.dump(tok, f, ensure_ascii=False, indent=1, sort_keys=True)
     with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as f:
