@@ -16,13 +16,14 @@ namespace {
 using google::protobuf::io::CodedInputStream;
 using google::protobuf::internal::WireFormatLite;
 
-constexpr uint32_t Tag(int field, WireFormatLite::WireType type) { return (field << 3) | type; }
-
-// KvChunk.layer = 2; KvLayerChunk: layer = 1, offset = 2, data = 3.
-constexpr uint32_t kChunkLayerTag = Tag(2, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-constexpr uint32_t kLayerTag = Tag(1, WireFormatLite::WIRETYPE_VARINT);
-constexpr uint32_t kOffsetTag = Tag(2, WireFormatLite::WIRETYPE_VARINT);
-constexpr uint32_t kDataTag = Tag(3, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+constexpr uint32_t kChunkLayerTag =
+    WireFormatLite::MakeTag(v1::KvChunk::kLayerFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+constexpr uint32_t kLayerTag =
+    WireFormatLite::MakeTag(v1::KvLayerChunk::kLayerFieldNumber, WireFormatLite::WIRETYPE_VARINT);
+constexpr uint32_t kOffsetTag =
+    WireFormatLite::MakeTag(v1::KvLayerChunk::kOffsetFieldNumber, WireFormatLite::WIRETYPE_VARINT);
+constexpr uint32_t kDataTag =
+    WireFormatLite::MakeTag(v1::KvLayerChunk::kDataFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
 
 absl::Status Malformed() { return absl::InvalidArgumentError("entry stream: a chunk is not a valid KvChunk"); }
 
