@@ -41,11 +41,9 @@ class DenseCodec : public Codec {
 
   absl::Status Decode(std::string_view payload, int64_t rows, int64_t head_dim, std::vector<float>* k,
                       std::vector<float>* v) const override {
-    KVLAB_RETURN_IF_ERROR(CheckSize(payload, rows, head_dim));
+    KVLAB_RETURN_IF_ERROR(DecodeKeys(payload, rows, head_dim, k));
     const size_t n = rows * head_dim;
-    k->resize(n);
     v->resize(n);
-    ConvertToF32(dtype_, payload.data(), n, k->data());
     ConvertToF32(dtype_, payload.data() + n * DTypeSize(dtype_), n, v->data());
     return absl::OkStatus();
   }
