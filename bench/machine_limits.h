@@ -11,6 +11,11 @@ double MeasureSgemmPeakGflops();
 double MeasureReadBandwidthGBs();
 // Best GB/s of a single-threaded 256 MiB memcpy.
 double MeasureMemcpyGBs();
+// Median GB/s of streaming 256 MiB from one thread to another through a
+// connected stream socket (loopback TCP, or a Unix socket pair) with plain
+// send/recv of 4 MiB: the ceiling for any transport over that socket kind.
+// 0 when the sockets cannot be set up.
+double MeasureSocketGBs(bool unix_socket);
 
 }  // namespace kvlab::bench
 

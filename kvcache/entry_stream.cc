@@ -3,9 +3,53 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "common/status_macros.h"
 
 namespace kvlab {
+
+std::vector<LayerPiece> LayerPieces(const KvEntry& entry, int64_t max_chunk_bytes) {
+  std::vector<LayerPiece> pieces;
+  for (size_t l = 0; l < entry.layers.size(); ++l) {
+    const int64_t size = static_cast<int64_t>(entry.layers[l].size());
+    int64_t offset = 0;
+    do {
+      const int64_t n = std::min<int64_t>(max_chunk_bytes, size - offset);
+      pieces.push_back({static_cast<int32_t>(l), offset, n});
+      offset += n;
+    } while (offset < size);
+  }
+  return pieces;
+}
+
+std::string LayerChunkPrefix(const LayerPiece& piece) {
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  v1::KvLayerChunk fields;  // everything but the data
+  fields.set_layer(piece.layer);
+  fields.set_offset(piece.offset);
+  const std::string head = fields.SerializeAsString();
+  const uint32_t data_tag =
+      WireFormatLite::MakeTag(v1::KvLayerChunk::kDataFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  const uint32_t layer_tag =
+      WireFormatLite::MakeTag(v1::KvChunk::kLayerFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  const uint64_t data_size = static_cast<uint64_t>(piece.size);
+  // The data field is written even when empty, as a message whose data was
+  // set to an empty string is not: both parse to the same chunk.
+  const uint64_t inner_size =
+      head.size() + CodedOutputStream::VarintSize32(data_tag) + CodedOutputStream::VarintSize64(data_size) + data_size;
+  std::string out;
+  out.resize(CodedOutputStream::VarintSize32(layer_tag) + CodedOutputStream::VarintSize64(inner_size) + head.size() +
+             CodedOutputStream::VarintSize32(data_tag) + CodedOutputStream::VarintSize64(data_size));
+  auto* p = reinterpret_cast<uint8_t*>(out.data());
+  p = CodedOutputStream::WriteVarint32ToArray(layer_tag, p);
+  p = CodedOutputStream::WriteVarint64ToArray(inner_size, p);
+  p = std::copy(head.begin(), head.end(), p);
+  p = CodedOutputStream::WriteVarint32ToArray(data_tag, p);
+  CodedOutputStream::WriteVarint64ToArray(data_size, p);
+  return out;
+}
 
 bool ForEachChunk(const KvEntry& entry, const std::function<bool(const v1::KvChunk&)>& emit,
                   int64_t max_chunk_bytes) {
@@ -15,17 +59,11 @@ bool ForEachChunk(const KvEntry& entry, const std::function<bool(const v1::KvChu
   // One message reused for every chunk: its data buffer is allocated once.
   v1::KvChunk c;
   v1::KvLayerChunk* lc = c.mutable_layer();
-  for (size_t l = 0; l < entry.layers.size(); ++l) {
-    const std::string& bytes = entry.layers[l];
-    int64_t offset = 0;
-    do {
-      const int64_t n = std::min<int64_t>(max_chunk_bytes, static_cast<int64_t>(bytes.size()) - offset);
-      lc->set_layer(static_cast<int32_t>(l));
-      lc->set_offset(offset);
-      lc->mutable_data()->assign(bytes.data() + offset, n);
-      if (!emit(c)) return false;
-      offset += n;
-    } while (offset < static_cast<int64_t>(bytes.size()));
+  for (const LayerPiece& piece : LayerPieces(entry, max_chunk_bytes)) {
+    lc->set_layer(piece.layer);
+    lc->set_offset(piece.offset);
+    lc->mutable_data()->assign(entry.layers[piece.layer].data() + piece.offset, piece.size);
+    if (!emit(c)) return false;
   }
   return true;
 }
@@ -56,9 +94,11 @@ absl::Status EntryAssembler::Add(const v1::KvChunk& chunk) {
 absl::StatusOr<std::string*> EntryAssembler::AcceptLayerBytes(int64_t layer, int64_t offset, int64_t size) {
   if (!entry_) return absl::InvalidArgumentError("entry stream: layer data arrived before the header");
   const int64_t layers = static_cast<int64_t>(entry_->layers.size());
-  // Advance past layers that are complete.
+  // Advance past layers that are complete, checking each while its bytes are
+  // still in cache (and while the transport keeps receiving).
   while (layer_ < layers && static_cast<int64_t>(entry_->layers[layer_].size()) == entry_->header.layer_bytes(layer_) &&
          layer > layer_) {
+    KVLAB_RETURN_IF_ERROR(VerifyLayer(*entry_, layer_));
     ++layer_;
   }
   if (layer != layer_ || layer_ >= layers) {
@@ -87,7 +127,7 @@ absl::StatusOr<KvEntry> EntryAssembler::Finish() {
                                                      entry_->header.layer_bytes(l), " bytes"));
     }
   }
-  KVLAB_RETURN_IF_ERROR(VerifyEntry(*entry_));
+  KVLAB_RETURN_IF_ERROR(VerifyEntry(*entry_, layer_));  // layers before layer_ are checked
   KvEntry out = std::move(*entry_);
   entry_.reset();
   layer_ = 0;

@@ -1,8 +1,11 @@
 #include "kvcache/kv_entry.h"
 
+#include <algorithm>
+
 #include <xxhash.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace kvlab {
 
@@ -23,7 +26,20 @@ void SealEntry(KvEntry& entry) {
   }
 }
 
-absl::Status VerifyEntry(const KvEntry& entry) {
+absl::Status VerifyLayer(const KvEntry& entry, int64_t layer) {
+  const v1::KvEntryHeader& h = entry.header;
+  if (layer < 0 || layer >= static_cast<int64_t>(entry.layers.size()) || layer >= h.layer_checksums_size() ||
+      layer >= h.layer_bytes_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("KV entry header has no checksum for layer ", layer));
+  }
+  if (static_cast<int64_t>(entry.layers[layer].size()) != h.layer_bytes(layer) ||
+      LayerChecksum(entry.layers[layer]) != h.layer_checksums(layer)) {
+    return absl::DataLossError(absl::StrCat("KV entry layer ", layer, " does not match its checksum"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyEntry(const KvEntry& entry, int64_t first_layer) {
   const v1::KvEntryHeader& h = entry.header;
   if (h.format_version() != kKvEntryFormatVersion) {
     return absl::InvalidArgumentError(absl::StrCat("KV entry format version ", h.format_version(),
@@ -38,12 +54,7 @@ absl::Status VerifyEntry(const KvEntry& entry) {
   if (h.kept_size() != h.num_layers() * h.num_kv_heads()) {
     return absl::InvalidArgumentError("KV entry header: kept counts do not cover every layer and head");
   }
-  for (int64_t l = 0; l < layers; ++l) {
-    if (static_cast<int64_t>(entry.layers[l].size()) != h.layer_bytes(l) ||
-        LayerChecksum(entry.layers[l]) != h.layer_checksums(l)) {
-      return absl::DataLossError(absl::StrCat("KV entry layer ", l, " does not match its checksum"));
-    }
-  }
+  for (int64_t l = std::max<int64_t>(first_layer, 0); l < layers; ++l) KVLAB_RETURN_IF_ERROR(VerifyLayer(entry, l));
   return absl::OkStatus();
 }
 

@@ -25,7 +25,7 @@ absl::StatusOr<std::string> LoadAuthToken(const std::string& token_file) {
   return token;
 }
 
-absl::Status Authenticator::Check(const grpc::ServerContext& context) const {
+absl::Status Authenticator::Check(const grpc::ServerContextBase& context) const {
   if (token_.empty()) return absl::OkStatus();
   const auto& metadata = context.client_metadata();
   auto it = metadata.find(kAuthMetadataKey);

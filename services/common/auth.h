@@ -38,7 +38,7 @@ class Authenticator {
   // OK when auth is off or the call carries "authorization: Bearer <token>"
   // with the right token (compared in constant time); UNAUTHENTICATED with a
   // sentence saying what is missing or wrong otherwise.
-  absl::Status Check(const grpc::ServerContext& context) const;
+  absl::Status Check(const grpc::ServerContextBase& context) const;
 
  private:
   std::string token_;

@@ -8,7 +8,7 @@
 
 namespace kvlab {
 
-ServerCall::ServerCall(grpc::ServerContext* context, const Authenticator& auth, const char* method,
+ServerCall::ServerCall(grpc::ServerContextBase* context, const Authenticator& auth, const char* method,
                        const std::string& request_id)
     : context_(context), auth_(auth), method_(method), request_id_(request_id) {
   if (request_id_.empty()) {
@@ -20,7 +20,7 @@ ServerCall::ServerCall(grpc::ServerContext* context, const Authenticator& auth, 
 }
 
 grpc::Status ServerCall::Run(const std::function<absl::Status()>& body) {
-  absl::Status status = auth_.Check(*context_);
+  absl::Status status = Authenticate();
   if (status.ok()) {
     // Calls to peers made while serving end before this call's deadline.
     const auto deadline = context_->deadline();
@@ -28,6 +28,10 @@ grpc::Status ServerCall::Run(const std::function<absl::Status()>& body) {
     if (deadline < std::chrono::system_clock::now() + std::chrono::hours(24 * 365)) scope.emplace(deadline);
     status = body();
   }
+  return Finish(status);
+}
+
+grpc::Status ServerCall::Finish(const absl::Status& status) const {
   const double ms = watch_.ElapsedMs();
   if (status.ok()) {
     spdlog::info("{} id={} OK {:.1f} ms", method_, request_id_, ms);

@@ -25,19 +25,24 @@ class ServerCall {
   // `request_id` is the request message's field; when empty the
   // x-request-id metadata is used, else a fresh id. `context` and `auth` are
   // borrowed for the call's duration.
-  ServerCall(grpc::ServerContext* context, const Authenticator& auth, const char* method,
+  ServerCall(grpc::ServerContextBase* context, const Authenticator& auth, const char* method,
              const std::string& request_id = "");
 
   const std::string& request_id() const { return request_id_; }
-  grpc::ServerContext& context() { return *context_; }
 
   // Authenticates the call, then runs `body` unless that failed; logs the
   // outcome and returns it as a grpc::Status. UNAUTHENTICATED without running
   // `body` for a missing or wrong token.
   grpc::Status Run(const std::function<absl::Status()>& body);
 
+  // The two halves of Run for calls whose work outlives the handler (callback
+  // streams): Authenticate checks the token; Finish logs `status` with the
+  // time since construction and converts it. Run = Authenticate, body, Finish.
+  absl::Status Authenticate() const { return auth_.Check(*context_); }
+  grpc::Status Finish(const absl::Status& status) const;
+
  private:
-  grpc::ServerContext* context_;
+  grpc::ServerContextBase* context_;
   const Authenticator& auth_;
   const char* method_;
   std::string request_id_;

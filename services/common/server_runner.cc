@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/client_channel.h"
 #include "spdlog/sinks/stdout_sinks.h"
@@ -61,9 +63,12 @@ sigset_t TerminationSignals() {
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOptions& options,
                                                               const std::vector<grpc::Service*>& services) {
+  const bool unix_socket = absl::StartsWith(options.listen, kUnixAddressPrefix);
   const size_t colon = options.listen.rfind(':');
-  if (colon == std::string::npos || colon + 1 == options.listen.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("listen address '", options.listen, "' is not host:port"));
+  if (unix_socket ? options.listen.size() == std::strlen(kUnixAddressPrefix)
+                  : colon == std::string::npos || colon + 1 == options.listen.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", options.listen, "' is neither host:port nor unix:PATH"));
   }
   if (options.max_message_bytes <= 0) return absl::InvalidArgumentError("max_message_bytes must be positive");
   auto credentials = Credentials(options);
@@ -79,20 +84,19 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOption
   for (const auto& [name, value] : BulkTransferChannelArgs()) builder.AddChannelArgument(name, value);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
+  if (server == nullptr || (!unix_socket && port == 0)) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
   if (auto* health = server->GetHealthCheckService()) health->SetServingStatus(true);
   if (options.auth_token.empty()) {
     spdlog::warn("no auth token configured (--auth_token_file / $KVLAB_AUTH_TOKEN): calls are not authenticated");
   }
+  if (unix_socket) return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(server), options.listen, 0));
   return std::unique_ptr<GrpcServer>(
-      new GrpcServer(std::move(server), options.listen.substr(0, colon), port));
+      new GrpcServer(std::move(server), absl::StrCat(options.listen.substr(0, colon), ":", port), port));
 }
 
 GrpcServer::~GrpcServer() { Shutdown(std::chrono::milliseconds(0)); }
-
-std::string GrpcServer::address() const { return absl::StrCat(host_, ":", port_); }
 
 void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
   std::lock_guard<std::mutex> lock(mu_);

