@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "common/huge_page_malloc.h"
+#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
@@ -112,7 +112,6 @@ double PrefillSeconds(int64_t n) {
 }
 
 int Main() {
-  TuneAllocatorForLargeBuffers();  // as the compressor server does
   const int64_t n = absl::GetFlag(FLAGS_tokens), layers = absl::GetFlag(FLAGS_layers);
   const int64_t scale_to = absl::GetFlag(FLAGS_scale_layers), kv = absl::GetFlag(FLAGS_kv_heads);
   const int64_t hq = absl::GetFlag(FLAGS_q_heads), d = absl::GetFlag(FLAGS_head_dim);
@@ -173,7 +172,7 @@ int Main() {
 }  // namespace kvlab::bench
 
 int main(int argc, char** argv) {
-  kvlab::ReexecWithHugePageMalloc(argv);
+  kvlab::SetUpLargeBufferHeap(argv);
   absl::ParseCommandLine(argc, argv);
   return kvlab::bench::Main();
 }

@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "common/huge_page_malloc.h"
+#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
@@ -104,7 +104,6 @@ double MedianGetGBs(KvStore* store, const KvEntry& entry, const std::string& lis
 
 int Run() {
   spdlog::set_level(spdlog::level::err);
-  TuneAllocatorForLargeBuffers();  // as the server binaries do
   const int64_t layers = absl::GetFlag(FLAGS_layers);
   const int64_t total = absl::GetFlag(FLAGS_entry_mb) << 20;
   KvEntry entry = MakeEntry(layers, total / layers);
@@ -154,7 +153,7 @@ int Run() {
 }  // namespace kvlab::bench
 
 int main(int argc, char** argv) {
-  kvlab::ReexecWithHugePageMalloc(argv);
+  kvlab::SetUpLargeBufferHeap(argv);
   absl::ParseCommandLine(argc, argv);
   return kvlab::bench::Run();
 }

@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-#include "common/huge_page_malloc.h"
+#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "bench/bench_model.h"
@@ -54,7 +54,6 @@ int Fail(const absl::Status& s) {
 
 int Run() {
   spdlog::set_level(spdlog::level::err);
-  TuneAllocatorForLargeBuffers();  // as the server binaries do
   const std::string dir = absl::GetFlag(FLAGS_model_dir);
   BenchModelShape shape;
   if (absl::Status s = EnsureBenchModel(dir, shape); !s.ok()) return Fail(s);
@@ -138,7 +137,7 @@ int Run() {
 }  // namespace kvlab::bench
 
 int main(int argc, char** argv) {
-  kvlab::ReexecWithHugePageMalloc(argv);
+  kvlab::SetUpLargeBufferHeap(argv);
   absl::ParseCommandLine(argc, argv);
   return kvlab::bench::Run();
 }

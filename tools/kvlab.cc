@@ -7,12 +7,12 @@
 #include <cstring>
 #include <vector>
 
-#include "common/huge_page_malloc.h"
+#include "common/large_buffer_heap.h"
 #include "tools/kvlab_run.h"
 #include "tools/kvlab_up.h"
 
 int main(int argc, char** argv) {
-  kvlab::ReexecWithHugePageMalloc(argv);
+  kvlab::SetUpLargeBufferHeap(argv);
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0) {
     std::fprintf(stderr, "usage: kvlab run [--help] [flags]\n       kvlab up [--help] [flags]\n");
     return argc < 2 ? 2 : 0;

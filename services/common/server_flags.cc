@@ -27,7 +27,6 @@ namespace kvlab {
 absl::StatusOr<ServerOptions> ServerSetupFromFlags(const std::string& name, const std::string& default_listen) {
   absl::Status logging = SetUpLogging(name, absl::GetFlag(FLAGS_log_level));
   if (!logging.ok()) return absl::InvalidArgumentError(absl::StrCat("--log_level: ", logging.message()));
-  TuneAllocatorForLargeBuffers();
   ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   if (options.listen.empty()) options.listen = default_listen;

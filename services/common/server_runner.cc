@@ -1,7 +1,5 @@
 #include "services/common/server_runner.h"
 
-#include <malloc.h>
-
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -119,13 +117,6 @@ absl::Status SetUpLogging(const std::string& name, const std::string& level) {
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
   return absl::OkStatus();
-}
-
-void TuneAllocatorForLargeBuffers() {
-  // 32 MiB is glibc's largest mmap threshold: smaller blocks come from the
-  // heap, and the heap top is trimmed only beyond 1 GiB of free space.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 void BlockTerminationSignals() {

@@ -77,12 +77,6 @@ class GrpcServer {
 // info, warn, error, critical, off). INVALID_ARGUMENT for an unknown level.
 absl::Status SetUpLogging(const std::string& name, const std::string& level);
 
-// Makes glibc malloc keep freed multi-MiB buffers (entry layers, 4 MiB
-// stream messages) for reuse instead of returning them to the kernel, so
-// that moving an entry does not page-fault its whole size in again (the
-// dominant cost of a transfer on VMs). Process-wide; call once from main.
-void TuneAllocatorForLargeBuffers();
-
 // Blocks SIGTERM and SIGINT in the calling thread and every thread started
 // after it. Call first thing in main, before gRPC or the model start threads,
 // so that WaitForTerminationSignal receives them.

@@ -3,7 +3,7 @@
 //   kvlab-compressor [--listen=0.0.0.0:7102] [--max_entry_mb=4096] [common server flags]
 #include <cstdio>
 
-#include "common/huge_page_malloc.h"
+#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -13,7 +13,7 @@
 ABSL_FLAG(int64_t, max_entry_mb, 4096, "largest input entry accepted (MiB)");
 
 int main(int argc, char** argv) {
-  kvlab::ReexecWithHugePageMalloc(argv);
+  kvlab::SetUpLargeBufferHeap(argv);
   kvlab::BlockTerminationSignals();
   absl::SetProgramUsageMessage("kvlab-compressor: compresses KV entries over gRPC (kvlab.v1.CompressorService)");
   absl::ParseCommandLine(argc, argv);

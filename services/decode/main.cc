@@ -6,7 +6,7 @@
 //                [common server flags]
 #include <cstdio>
 
-#include "common/huge_page_malloc.h"
+#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -32,7 +32,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  kvlab::ReexecWithHugePageMalloc(argv);
+  kvlab::SetUpLargeBufferHeap(argv);
   kvlab::BlockTerminationSignals();
   absl::SetProgramUsageMessage("kvlab-decode: a decode worker over gRPC (kvlab.v1.DecodeService)");
   absl::ParseCommandLine(argc, argv);

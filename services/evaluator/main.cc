@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <optional>
 
-#include "common/huge_page_malloc.h"
+#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -33,7 +33,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  kvlab::ReexecWithHugePageMalloc(argv);
+  kvlab::SetUpLargeBufferHeap(argv);
   kvlab::BlockTerminationSignals();
   absl::SetProgramUsageMessage("kvlab-evaluator: runs evaluation jobs over gRPC (kvlab.v1.EvaluatorService)");
   absl::ParseCommandLine(argc, argv);

@@ -9,7 +9,7 @@
 #include <limits>
 #include <string>
 
-#include "common/huge_page_malloc.h"
+#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -105,7 +105,7 @@ int64_t LargestEntryBytes(const kvlab::TieredStoreOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  kvlab::ReexecWithHugePageMalloc(argv);
+  kvlab::SetUpLargeBufferHeap(argv);
   kvlab::BlockTerminationSignals();
   absl::SetProgramUsageMessage("kvlab-kvstore: serves KV cache entries over gRPC (kvlab.v1.KvStoreService)");
   absl::ParseCommandLine(argc, argv);

@@ -4,7 +4,7 @@
 //                 [--listen=0.0.0.0:7101] [--max_context_tokens=131072] [common server flags]
 #include <cstdio>
 
-#include "common/huge_page_malloc.h"
+#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -30,7 +30,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  kvlab::ReexecWithHugePageMalloc(argv);
+  kvlab::SetUpLargeBufferHeap(argv);
   kvlab::BlockTerminationSignals();
   absl::SetProgramUsageMessage("kvlab-prefill: prefills shared contexts over gRPC (kvlab.v1.PrefillService)");
   absl::ParseCommandLine(argc, argv);

@@ -1,5 +1,6 @@
-#include "common/huge_page_malloc.h"
+#include "common/large_buffer_heap.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -7,6 +8,8 @@
 #include <string>
 
 namespace kvlab {
+
+namespace {
 
 void ReexecWithHugePageMalloc(char** argv) {
   const char* opt_out = std::getenv("KVLAB_HUGE_PAGES");
@@ -25,6 +28,15 @@ void ReexecWithHugePageMalloc(char** argv) {
   } else {
     unsetenv("GLIBC_TUNABLES");
   }
+}
+
+}  // namespace
+
+void SetUpLargeBufferHeap(char** argv) {
+  ReexecWithHugePageMalloc(argv);
+  // 32 MiB is glibc's largest mmap threshold.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 }  // namespace kvlab
