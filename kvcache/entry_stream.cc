@@ -94,11 +94,11 @@ absl::Status EntryAssembler::Add(const v1::KvChunk& chunk) {
 absl::StatusOr<std::string*> EntryAssembler::AcceptLayerBytes(int64_t layer, int64_t offset, int64_t size) {
   if (!entry_) return absl::InvalidArgumentError("entry stream: layer data arrived before the header");
   const int64_t layers = static_cast<int64_t>(entry_->layers.size());
-  // Advance past layers that are complete, checking each while its bytes are
-  // still in cache (and while the transport keeps receiving).
+  HashNewBytes();
+  // Advance past layers that are complete, checking each one's hash.
   while (layer_ < layers && static_cast<int64_t>(entry_->layers[layer_].size()) == entry_->header.layer_bytes(layer_) &&
          layer > layer_) {
-    KVLAB_RETURN_IF_ERROR(VerifyLayer(*entry_, layer_));
+    KVLAB_RETURN_IF_ERROR(CheckCurrentLayer());
     ++layer_;
   }
   if (layer != layer_ || layer_ >= layers) {
@@ -127,11 +127,41 @@ absl::StatusOr<KvEntry> EntryAssembler::Finish() {
                                                      entry_->header.layer_bytes(l), " bytes"));
     }
   }
-  KVLAB_RETURN_IF_ERROR(VerifyEntry(*entry_, layer_));  // layers before layer_ are checked
+  HashNewBytes();
+  if (layer_ < static_cast<int64_t>(entry_->layers.size())) {
+    KVLAB_RETURN_IF_ERROR(CheckCurrentLayer());
+    ++layer_;
+  }
+  KVLAB_RETURN_IF_ERROR(VerifyEntry(*entry_, layer_));  // header; layers before layer_ are checked
   KvEntry out = std::move(*entry_);
   entry_.reset();
   layer_ = 0;
   return out;
+}
+
+void EntryAssembler::HashNewBytes() {
+  if (!entry_ || layer_ >= static_cast<int64_t>(entry_->layers.size())) return;
+  if (hash_ == nullptr) {
+    hash_.reset(XXH3_createState());
+    XXH3_64bits_reset(hash_.get());
+  }
+  const std::string& bytes = entry_->layers[layer_];
+  XXH3_64bits_update(hash_.get(), bytes.data() + hashed_, bytes.size() - static_cast<size_t>(hashed_));
+  hashed_ = static_cast<int64_t>(bytes.size());
+}
+
+absl::Status EntryAssembler::CheckCurrentLayer() {
+  HashNewBytes();  // creates the state for an empty layer
+  const v1::KvEntryHeader& h = entry_->header;
+  if (layer_ >= h.layer_checksums_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("KV entry header has no checksum for layer ", layer_));
+  }
+  const bool ok = static_cast<int64_t>(entry_->layers[layer_].size()) == h.layer_bytes(layer_) &&
+                  XXH3_64bits_digest(hash_.get()) == h.layer_checksums(layer_);
+  XXH3_64bits_reset(hash_.get());
+  hashed_ = 0;
+  if (!ok) return absl::DataLossError(absl::StrCat("KV entry layer ", layer_, " does not match its checksum"));
+  return absl::OkStatus();
 }
 
 }  // namespace kvlab

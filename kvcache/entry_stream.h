@@ -5,9 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <xxhash.h>
 
 #include "absl/status/statusor.h"
 #include "kvcache/kv_entry.h"
@@ -62,8 +65,21 @@ class EntryAssembler {
   absl::StatusOr<KvEntry> Finish();
 
  private:
+  // Hashes the bytes appended to the current layer since the last call
+  // (still in cache: the caller has just copied them).
+  void HashNewBytes();
+  // Compares the current layer's size and streamed hash with the header,
+  // then starts a fresh hash for the next layer.
+  absl::Status CheckCurrentLayer();
+
+  struct HashStateDeleter {
+    void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
+  };
+
   std::optional<KvEntry> entry_;
-  int64_t layer_ = 0;  // the layer currently being filled
+  int64_t layer_ = 0;   // the layer currently being filled
+  int64_t hashed_ = 0;  // bytes of that layer in hash_
+  std::unique_ptr<XXH3_state_t, HashStateDeleter> hash_;
 };
 
 }  // namespace kvlab
