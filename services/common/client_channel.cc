@@ -1,7 +1,6 @@
 #include "services/common/client_channel.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -34,7 +33,7 @@ double Seconds(std::chrono::milliseconds d) { return static_cast<double>(d.count
 }  // namespace
 
 std::vector<std::pair<std::string, int>> BulkTransferChannelArgs() {
-  std::vector<std::pair<std::string, int>> args = {
+  return {
       {GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 20},
       {GRPC_ARG_HTTP2_MAX_FRAME_SIZE, (16 << 20) - 1},
       {GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, 16 << 20},
@@ -42,15 +41,6 @@ std::vector<std::pair<std::string, int>> BulkTransferChannelArgs() {
       {GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, 1 << 20},
       {GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, 16 << 20},
   };
-  if (const char* env = std::getenv("KVLAB_GRPC_TUNE")) {
-    const int mask = std::atoi(env);
-    std::vector<std::pair<std::string, int>> kept;
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (mask & (1 << i)) kept.push_back(args[i]);
-    }
-    return kept;
-  }
-  return args;
 }
 
 absl::StatusOr<std::unique_ptr<ClientChannel>> ClientChannel::Create(const ClientOptions& options) {
