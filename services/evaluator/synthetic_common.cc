@@ -1,6 +1,7 @@
 #include "services/evaluator/synthetic_common.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -32,6 +33,13 @@ absl::StatusOr<int> FitCount(const std::function<std::string(int)>& render, int 
 
 int SpreadIndex(int t, int turns, int n) {
   return std::clamp(static_cast<int>((t + 0.5) * n / std::max(1, turns)), 0, std::max(0, n - 1));
+}
+
+std::vector<int> ShuffledBands(int turns, std::mt19937_64& rng) {
+  std::vector<int> bands(static_cast<size_t>(std::max(turns, 0)));
+  std::iota(bands.begin(), bands.end(), 0);
+  std::shuffle(bands.begin(), bands.end(), rng);
+  return bands;
 }
 
 std::string Haystack(const std::vector<std::string>& units, int n, const std::vector<Insertion>& inserts,

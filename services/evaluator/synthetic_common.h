@@ -24,6 +24,12 @@ absl::StatusOr<int> FitCount(const std::function<std::string(int)>& render, int 
 // 1/turns-wide band ((t + 0.5) / turns), as SCBench spreads its needles.
 int SpreadIndex(int t, int turns, int n);
 
+// The band each turn asks about: a seeded permutation of 0..turns-1. Needles
+// stay evenly spread over the context, but the order of the questions says
+// nothing about where the answers are (no "k-th question, k-th needle"
+// shortcut, which a model can learn instead of looking the key up).
+std::vector<int> ShuffledBands(int turns, std::mt19937_64& rng);
+
 // A needle placed at a fraction of a haystack.
 struct Insertion {
   double at = 0;  // in [0, 1): before unit floor(at * n)

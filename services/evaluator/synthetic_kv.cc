@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "services/evaluator/scbench_prompts.h"
+#include "services/evaluator/synthetic_common.h"
 
 namespace kvlab {
 namespace {
@@ -60,9 +61,11 @@ absl::StatusOr<TaskSample> GenerateKvSample(const KvTaskOptions& options, const 
   s.id = absl::StrCat("kv-", options.seed, "-", options.index);
   s.context = Render(pairs);  // the template adds the instruction
   const int n = static_cast<int>(pairs.size());
+  const std::vector<int> bands = ShuffledBands(options.turns, rng);
   for (int t = 0; t < options.turns; ++t) {
-    // Evenly spread: turn t asks the pair at (t + 0.5) / turns of the object.
-    const int at = std::min(n - 1, static_cast<int>((t + 0.5) * n / options.turns));
+    // Evenly spread, asked in shuffled order: turn t asks the pair in the
+    // middle of band bands[t] of the object.
+    const int at = SpreadIndex(bands[t], options.turns, n);
     TaskTurn turn;
     turn.input = absl::StrCat("Key: \"", pairs[at].first, "\"\nThe value associated with the specified key is: ");
     turn.label = pairs[at].second;

@@ -114,6 +114,7 @@ absl::StatusOr<TaskSample> GenerateRepoQaKvSample(const SyntheticOptions& o, con
   s.task = "repoqa_and_kv";
   s.id = absl::StrCat("repoqa_and_kv-", o.seed, "-", o.index);
   std::vector<Insertion> inserts;
+  const std::vector<int> bands = ShuffledBands(o.turns, rng);
   for (int t = 0; t < o.turns; ++t) {
     // The asked pair and a decoy, in one object per turn.
     std::vector<std::pair<std::string, std::string>> pairs;
@@ -121,7 +122,7 @@ absl::StatusOr<TaskSample> GenerateRepoQaKvSample(const SyntheticOptions& o, con
     const int asked = static_cast<int>(rng() % 2);
     std::string obj = "{";
     for (int i = 0; i < 2; ++i) absl::StrAppend(&obj, i ? ", " : "", "\"", pairs[i].first, "\": \"", pairs[i].second, "\"");
-    inserts.push_back({(t + 0.5) / o.turns, absl::StrCat("// JSON data: ", obj, "}")});
+    inserts.push_back({(bands[t] + 0.5) / o.turns, absl::StrCat("// JSON data: ", obj, "}")});
     TaskTurn turn;
     turn.task = "kv";
     turn.input = absl::StrCat("Extract the value corresponding to the specified key in the JSON data above.\nKey: \"",

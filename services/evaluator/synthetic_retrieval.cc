@@ -41,8 +41,9 @@ absl::StatusOr<TaskSample> GeneratePrefixSuffixSample(const SyntheticOptions& o,
   TaskSample s;
   s.task = "prefix_suffix";
   s.id = absl::StrCat("prefix_suffix-", o.seed, "-", o.index);
+  const std::vector<int> bands = ShuffledBands(o.turns, rng);
   std::set<int> targets;
-  for (int t = 0; t < o.turns; ++t) targets.insert(SpreadIndex(t, o.turns, n));
+  for (int t = 0; t < o.turns; ++t) targets.insert(SpreadIndex(bands[t], o.turns, n));
   auto decoy_slot = [&] {
     int d;
     do d = static_cast<int>(rng() % n);
@@ -50,7 +51,7 @@ absl::StatusOr<TaskSample> GeneratePrefixSuffixSample(const SyntheticOptions& o,
     return d;
   };
   for (int t = 0; t < o.turns; ++t) {
-    const int at = SpreadIndex(t, o.turns, n);
+    const int at = SpreadIndex(bands[t], o.turns, n);
     const std::string target = items[at];
     const std::string prefix = target.substr(0, 4), suffix = target.substr(target.size() - 4);
     // Decoys elsewhere: one string with the prefix, one with the suffix.
@@ -85,13 +86,14 @@ absl::StatusOr<TaskSample> GenerateVtSample(const SyntheticOptions& o, const Tok
   TaskSample s;
   s.task = "vt";
   s.id = absl::StrCat("vt-", o.seed, "-", o.index);
+  const std::vector<int> bands = ShuffledBands(o.turns, rng);
   for (int t = 0; t < o.turns; ++t) {
     const std::string value = std::to_string(10000 + rng() % 90000);
     std::vector<std::string> vars;
     for (int h = 0; h < kHops; ++h) vars.push_back(fresh_var());
     // The chain's hops spread over the turn's band of the context.
     for (int h = 0; h < kHops; ++h) {
-      const double at = (t + (h + 0.5) / kHops) / o.turns;
+      const double at = (bands[t] + (h + 0.5) / kHops) / o.turns;
       inserts.push_back({at, h == 0 ? absl::StrCat("VAR ", vars[0], " = ", value, ".")
                                     : absl::StrCat("VAR ", vars[h], " = VAR ", vars[h - 1], ".")});
     }
@@ -124,10 +126,11 @@ absl::StatusOr<TaskSample> PasskeyHaystack(const SyntheticOptions& o, const Toke
   TaskSample s;
   s.task = task;
   s.id = absl::StrCat(task, "-", o.seed, "-", o.index);
+  const std::vector<int> bands = ShuffledBands(o.turns, rng);
   for (int t = 0; t < o.turns; ++t) {
     const std::string door = t < 16 ? kDoors[t] : absl::StrCat(kDoors[t % 16], " ", t / 16 + 1);
     const std::string key = std::to_string(10000 + rng() % 90000);
-    inserts.push_back({(t + 0.5) / o.turns, absl::StrCat("The pass key for the ", door, " door is ", key,
+    inserts.push_back({(bands[t] + 0.5) / o.turns, absl::StrCat("The pass key for the ", door, " door is ", key,
                                                          ". Remember it. ", key, " is the pass key for the ", door,
                                                          " door.")});
     TaskTurn turn;

@@ -40,20 +40,26 @@ def copy_records(rng, count, ctx, vocab, first_id=6):
 
 def recall_records(rng, count, ctx, vocab, first_id=6):
     """Warm-up task "recall" (associative recall across a template gap): BOS,
-    pairs "k1 k2 : v1 v2 v3 ," (keys and values over a 32-token alphabet),
-    then 5 queries "k1 k2 <|eot_id|><|start_header_id|> <|end_header_id|>"
-    answered by "v1 v2 v3 <|eot_id|>". As in kv and passkey, the answer does
-    not follow its key, so the model must carry the key across the gap."""
+    pairs "k : v1 v2 v3 ," then 5 queries "k <|eot_id|><|start_header_id|>
+    <|end_header_id|>" answered by "v1 v2 v3 <|eot_id|>". As in kv and passkey,
+    the answer does not follow its key, so the model must carry the key across
+    the gap. Graded difficulty inside every batch: keys of 1 or 2 tokens, and a
+    pair count drawn from 5 up to what fits in ctx, so easy records give a
+    learning signal from the first step and hard ones keep it going."""
     out = []
     colon, comma = first_id, first_id + 1
     for _ in range(count):
-        alphabet = rng.sample(range(first_id + 2, vocab), 32)
-        n = max(5, ctx // 7)
+        # Disjoint key and value alphabets: a key token never occurs inside a
+        # value, so the only match for the query is the key itself.
+        tokens = rng.sample(range(first_id + 2, vocab), 128)
+        key_alphabet, value_alphabet = tokens[:64], tokens[64:]
+        key_len = rng.choice((1, 2))
+        n = rng.randint(5, max(5, min(ctx // (key_len + 5), 48 if key_len == 1 else 400)))
         keys = set()
         while len(keys) < n:
-            keys.add(tuple(rng.choice(alphabet) for _ in range(2)))
+            keys.add(tuple(rng.choice(key_alphabet) for _ in range(key_len)))
         keys = sorted(keys, key=lambda k: rng.random())
-        vals = [[rng.choice(alphabet) for _ in range(3)] for _ in keys]
+        vals = [[rng.choice(value_alphabet) for _ in range(3)] for _ in keys]
         ids = [1]
         for k, v in zip(keys, vals):
             ids += list(k) + [colon] + v + [comma]
