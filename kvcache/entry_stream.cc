@@ -160,7 +160,7 @@ absl::Status EntryAssembler::CheckCurrentLayer() {
                   XXH3_64bits_digest(hash_.get()) == h.layer_checksums(layer_);
   XXH3_64bits_reset(hash_.get());
   hashed_ = 0;
-  if (!ok) return absl::DataLossError(absl::StrCat("KV entry layer ", layer_, " does not match its checksum"));
+  if (!ok) return LayerChecksumMismatch(layer_);
   return absl::OkStatus();
 }
 

@@ -26,6 +26,10 @@ void SealEntry(KvEntry& entry) {
   }
 }
 
+absl::Status LayerChecksumMismatch(int64_t layer) {
+  return absl::DataLossError(absl::StrCat("KV entry layer ", layer, " does not match its checksum"));
+}
+
 absl::Status VerifyLayer(const KvEntry& entry, int64_t layer) {
   const v1::KvEntryHeader& h = entry.header;
   if (layer < 0 || layer >= static_cast<int64_t>(entry.layers.size()) || layer >= h.layer_checksums_size() ||
@@ -34,7 +38,7 @@ absl::Status VerifyLayer(const KvEntry& entry, int64_t layer) {
   }
   if (static_cast<int64_t>(entry.layers[layer].size()) != h.layer_bytes(layer) ||
       LayerChecksum(entry.layers[layer]) != h.layer_checksums(layer)) {
-    return absl::DataLossError(absl::StrCat("KV entry layer ", layer, " does not match its checksum"));
+    return LayerChecksumMismatch(layer);
   }
   return absl::OkStatus();
 }

@@ -37,6 +37,9 @@ void SealEntry(KvEntry& entry);
 // VerifyLayer (a receiver checks each layer as it completes, cache-hot).
 absl::Status VerifyEntry(const KvEntry& entry, int64_t first_layer = 0);
 
+// The DATA_LOSS error for layer `layer` not matching its checksum.
+absl::Status LayerChecksumMismatch(int64_t layer);
+
 // Checks layer `layer` against its size and checksum in the header: DATA_LOSS
 // on a mismatch, INVALID_ARGUMENT when the header has no such layer.
 absl::Status VerifyLayer(const KvEntry& entry, int64_t layer);
