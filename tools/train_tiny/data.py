@@ -8,7 +8,7 @@ import torch
 
 # Shortest context each generator accepts with 5 turns (1024-token BPE);
 # shorter curriculum stages use this length for the task.
-MIN_CTX = {"prefix_suffix": 448, "kv": 288, "vt": 288}
+MIN_CTX = {"prefix_suffix": 448, "kv": 320, "vt": 288}
 
 
 def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both"):
