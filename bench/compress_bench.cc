@@ -16,17 +16,16 @@
 #include <string>
 #include <vector>
 
-#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/bench_model.h"
+#include "common/large_buffer_heap.h"
 #include "engine/backend.h"
 #include "engine/model.h"
 #include "kvcache/codec.h"
 #include "kvcache/kv_entry.h"
-#include "services/common/server_runner.h"
 #include "services/compressor/compressor.h"
 
 ABSL_FLAG(int64_t, tokens, 16384, "context length");

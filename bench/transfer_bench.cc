@@ -14,11 +14,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "bench/machine_limits.h"
+#include "common/large_buffer_heap.h"
 #include "services/common/server_runner.h"
 #include "services/kvstore/grpc_client.h"
 #include "services/kvstore/grpc_server.h"

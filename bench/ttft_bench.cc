@@ -12,10 +12,10 @@
 #include <random>
 #include <vector>
 
-#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "bench/bench_model.h"
+#include "common/large_buffer_heap.h"
 #include "services/common/served_model.h"
 #include "services/common/server_runner.h"
 #include "services/compressor/compressor.h"

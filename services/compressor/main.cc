@@ -3,10 +3,10 @@
 //   kvlab-compressor [--listen=0.0.0.0:7102] [--max_entry_mb=4096] [common server flags]
 #include <cstdio>
 
-#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/large_buffer_heap.h"
 #include "services/common/server_flags.h"
 #include "services/compressor/grpc_server.h"
 

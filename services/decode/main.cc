@@ -6,10 +6,10 @@
 //                [common server flags]
 #include <cstdio>
 
-#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/large_buffer_heap.h"
 #include "services/common/served_model.h"
 #include "services/common/server_flags.h"
 #include "services/decode/grpc_server.h"

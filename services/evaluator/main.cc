@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <optional>
 
-#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_split.h"
+#include "common/large_buffer_heap.h"
 #include "engine/tokenizer/chat_template.h"
 #include "services/common/server_flags.h"
 #include "services/decode/grpc_client.h"

@@ -9,12 +9,12 @@
 #include <limits>
 #include <string>
 
-#include "common/large_buffer_heap.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/large_buffer_heap.h"
 #include "services/common/server_flags.h"
 #include "services/kvstore/grpc_server.h"
 #include "services/kvstore/tiered_store.h"
