@@ -23,32 +23,33 @@ std::vector<LayerPiece> LayerPieces(const KvEntry& entry, int64_t max_chunk_byte
   return pieces;
 }
 
+namespace {
+
+void AppendVarint(std::string& out, uint64_t value) {
+  uint8_t bytes[10];  // a varint of 64 bits takes at most 10 bytes
+  const uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(value, bytes);
+  out.append(reinterpret_cast<const char*>(bytes), static_cast<size_t>(end - bytes));
+}
+
+}  // namespace
+
 std::string LayerChunkPrefix(const LayerPiece& piece) {
   using google::protobuf::internal::WireFormatLite;
-  using google::protobuf::io::CodedOutputStream;
-  v1::KvLayerChunk fields;  // everything but the data
-  fields.set_layer(piece.layer);
-  fields.set_offset(piece.offset);
-  const std::string head = fields.SerializeAsString();
-  const uint32_t data_tag =
-      WireFormatLite::MakeTag(v1::KvLayerChunk::kDataFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  const uint32_t layer_tag =
-      WireFormatLite::MakeTag(v1::KvChunk::kLayerFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  const uint64_t data_size = static_cast<uint64_t>(piece.size);
+  // KvLayerChunk's fields but the data, then the data field's tag and length.
   // The data field is written even when empty, as a message whose data was
   // set to an empty string is not: both parse to the same chunk.
-  const uint64_t inner_size =
-      head.size() + CodedOutputStream::VarintSize32(data_tag) + CodedOutputStream::VarintSize64(data_size) + data_size;
+  v1::KvLayerChunk fields;
+  fields.set_layer(piece.layer);
+  fields.set_offset(piece.offset);
+  std::string inner = fields.SerializeAsString();
+  AppendVarint(inner, WireFormatLite::MakeTag(v1::KvLayerChunk::kDataFieldNumber,
+                                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+  AppendVarint(inner, static_cast<uint64_t>(piece.size));
+  // KvChunk.layer's tag and length around it.
   std::string out;
-  out.resize(CodedOutputStream::VarintSize32(layer_tag) + CodedOutputStream::VarintSize64(inner_size) + head.size() +
-             CodedOutputStream::VarintSize32(data_tag) + CodedOutputStream::VarintSize64(data_size));
-  auto* p = reinterpret_cast<uint8_t*>(out.data());
-  p = CodedOutputStream::WriteVarint32ToArray(layer_tag, p);
-  p = CodedOutputStream::WriteVarint64ToArray(inner_size, p);
-  p = std::copy(head.begin(), head.end(), p);
-  p = CodedOutputStream::WriteVarint32ToArray(data_tag, p);
-  CodedOutputStream::WriteVarint64ToArray(data_size, p);
-  return out;
+  AppendVarint(out, WireFormatLite::MakeTag(v1::KvChunk::kLayerFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+  AppendVarint(out, inner.size() + static_cast<uint64_t>(piece.size));
+  return out + inner;
 }
 
 bool ForEachChunk(const KvEntry& entry, const std::function<bool(const v1::KvChunk&)>& emit,
@@ -72,7 +73,8 @@ absl::Status EntryAssembler::Add(const v1::KvChunk& chunk) {
   if (chunk.has_header()) {
     if (entry_) return absl::InvalidArgumentError("entry stream: a second header arrived");
     const v1::KvEntryHeader& h = chunk.header();
-    if (h.num_layers() < 0 || h.num_layers() > 4096 || h.layer_bytes_size() != h.num_layers()) {
+    if (h.num_layers() < 0 || h.num_layers() > 4096 || h.layer_bytes_size() != h.num_layers() ||
+        h.layer_checksums_size() != h.num_layers()) {
       return absl::InvalidArgumentError("entry stream: header layer counts are inconsistent");
     }
     for (int64_t b : h.layer_bytes()) {
@@ -127,7 +129,6 @@ absl::StatusOr<KvEntry> EntryAssembler::Finish() {
                                                      entry_->header.layer_bytes(l), " bytes"));
     }
   }
-  HashNewBytes();
   if (layer_ < static_cast<int64_t>(entry_->layers.size())) {
     KVLAB_RETURN_IF_ERROR(CheckCurrentLayer());
     ++layer_;
@@ -152,10 +153,7 @@ void EntryAssembler::HashNewBytes() {
 
 absl::Status EntryAssembler::CheckCurrentLayer() {
   HashNewBytes();  // creates the state for an empty layer
-  const v1::KvEntryHeader& h = entry_->header;
-  if (layer_ >= h.layer_checksums_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("KV entry header has no checksum for layer ", layer_));
-  }
+  const v1::KvEntryHeader& h = entry_->header;  // counts checked on arrival
   const bool ok = static_cast<int64_t>(entry_->layers[layer_].size()) == h.layer_bytes(layer_) &&
                   XXH3_64bits_digest(hash_.get()) == h.layer_checksums(layer_);
   XXH3_64bits_reset(hash_.get());

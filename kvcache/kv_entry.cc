@@ -30,19 +30,6 @@ absl::Status LayerChecksumMismatch(int64_t layer) {
   return absl::DataLossError(absl::StrCat("KV entry layer ", layer, " does not match its checksum"));
 }
 
-absl::Status VerifyLayer(const KvEntry& entry, int64_t layer) {
-  const v1::KvEntryHeader& h = entry.header;
-  if (layer < 0 || layer >= static_cast<int64_t>(entry.layers.size()) || layer >= h.layer_checksums_size() ||
-      layer >= h.layer_bytes_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("KV entry header has no checksum for layer ", layer));
-  }
-  if (static_cast<int64_t>(entry.layers[layer].size()) != h.layer_bytes(layer) ||
-      LayerChecksum(entry.layers[layer]) != h.layer_checksums(layer)) {
-    return LayerChecksumMismatch(layer);
-  }
-  return absl::OkStatus();
-}
-
 absl::Status VerifyEntry(const KvEntry& entry, int64_t first_layer) {
   const v1::KvEntryHeader& h = entry.header;
   if (h.format_version() != kKvEntryFormatVersion) {
@@ -58,7 +45,12 @@ absl::Status VerifyEntry(const KvEntry& entry, int64_t first_layer) {
   if (h.kept_size() != h.num_layers() * h.num_kv_heads()) {
     return absl::InvalidArgumentError("KV entry header: kept counts do not cover every layer and head");
   }
-  for (int64_t l = std::max<int64_t>(first_layer, 0); l < layers; ++l) KVLAB_RETURN_IF_ERROR(VerifyLayer(entry, l));
+  for (int64_t l = std::max<int64_t>(first_layer, 0); l < layers; ++l) {
+    if (static_cast<int64_t>(entry.layers[l].size()) != h.layer_bytes(l) ||
+        LayerChecksum(entry.layers[l]) != h.layer_checksums(l)) {
+      return LayerChecksumMismatch(l);
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -33,16 +33,12 @@ void SealEntry(KvEntry& entry);
 // Checks the header's shape fields against the layers and every layer
 // against its checksum. DATA_LOSS naming the layer on a mismatch;
 // INVALID_ARGUMENT for an inconsistent header (format version, counts).
-// Layers before `first_layer` are skipped: the caller has checked them with
-// VerifyLayer (a receiver checks each layer as it completes, cache-hot).
+// Layers before `first_layer` are skipped: the caller has checked them (a
+// stream receiver hashes each layer as it arrives, see EntryAssembler).
 absl::Status VerifyEntry(const KvEntry& entry, int64_t first_layer = 0);
 
 // The DATA_LOSS error for layer `layer` not matching its checksum.
 absl::Status LayerChecksumMismatch(int64_t layer);
-
-// Checks layer `layer` against its size and checksum in the header: DATA_LOSS
-// on a mismatch, INVALID_ARGUMENT when the header has no such layer.
-absl::Status VerifyLayer(const KvEntry& entry, int64_t layer);
 
 // Bytes the entry's rows would take as uncompressed f16 K and V: the
 // denominator-free reference of the compression ratio.
