@@ -23,8 +23,9 @@
 #include "tools/progress_bar.h"
 
 ABSL_FLAG(std::string, model, "", "model directory (default: $KVLAB_MODEL or the embedded default model)");
-ABSL_FLAG(std::string, job, "", "JSON job file; without it a Retr.KV job is built from the flags below");
-ABSL_FLAG(int, sessions, 4, "sessions (contexts) of the synthetic Retr.KV task");
+ABSL_FLAG(std::string, job, "", "JSON job file; without it a job is built from the flags below");
+ABSL_FLAG(std::string, tasks, "kv,passkey", "synthetic tasks of the built job, comma-separated (kv = Retr.KV)");
+ABSL_FLAG(int, sessions, 4, "sessions (contexts) per task");
 ABSL_FLAG(int, turns, 3, "questions per session");
 ABSL_FLAG(int64_t, context_tokens, 512, "context length in model tokens");
 ABSL_FLAG(std::string, methods, "prefill=dense;kv=full", "method specs separated by '|'");
@@ -44,10 +45,13 @@ absl::StatusOr<nlohmann::json> JobDocument() {
   if (!absl::GetFlag(FLAGS_job).empty()) return ReadJsonFile(absl::GetFlag(FLAGS_job));
   nlohmann::json job;
   job["name"] = "run";
-  job["tasks"] = {{{"task", "kv"},
-                   {"sessions", absl::GetFlag(FLAGS_sessions)},
-                   {"turns", absl::GetFlag(FLAGS_turns)},
-                   {"context_tokens", absl::GetFlag(FLAGS_context_tokens)}}};
+  job["tasks"] = nlohmann::json::array();
+  for (absl::string_view t : absl::StrSplit(absl::GetFlag(FLAGS_tasks), ',', absl::SkipWhitespace())) {
+    job["tasks"].push_back({{"task", std::string(t)},
+                            {"sessions", absl::GetFlag(FLAGS_sessions)},
+                            {"turns", absl::GetFlag(FLAGS_turns)},
+                            {"context_tokens", absl::GetFlag(FLAGS_context_tokens)}});
+  }
   job["methods"] = nlohmann::json::array();
   for (absl::string_view m : absl::StrSplit(absl::GetFlag(FLAGS_methods), '|', absl::SkipWhitespace())) {
     job["methods"].push_back(std::string(m));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs kvlab's main job on a fresh Debian machine: the
 # all-in-one cluster (`kvlab run`) evaluating the embedded model on the
-# synthetic Retr.KV task in both shared-context modes.
+# synthetic Retr.KV and passkey tasks in both shared-context modes.
 #   bash tools/run.sh                 # default job
 #   bash tools/run.sh --sessions 8    # extra arguments go to `kvlab run`
 set -euo pipefail

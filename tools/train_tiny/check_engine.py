@@ -26,13 +26,15 @@ USER = "<|start_header_id|>user<|end_header_id|>\n\n"
 
 
 @torch.no_grad()
-def greedy(forward, ids, eos, max_new=40):
+def greedy(forward, ids, eos, max_new=40, include_eos=False):
+    """Greedy decoding with a full forward pass per token (forward: ids ->
+    logits [T, vocab]); stops at an id in eos, returned only with include_eos."""
     ids = list(ids)
     out = []
     for _ in range(max_new):
         nxt = int(forward(ids).argmax(-1)[-1])
         if nxt in eos:
-            break
+            return out + [nxt] if include_eos else out
         out.append(nxt)
         ids.append(nxt)
     return out

@@ -11,11 +11,11 @@ import torch
 MIN_CTX = {"prefix_suffix": 448, "kv": 320, "vt": 288}
 
 
-def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both"):
+def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both", turns=5):
     """Runs kvlab-synth; returns its records (ids + answer_spans)."""
     ctx = max(ctx, MIN_CTX.get(task, 0))
     cmd = [binary, f"--tokenizer={tok_dir}", f"--task={task}", f"--seed={seed}", f"--start_index={start}",
-           f"--count={count}", f"--context_tokens={ctx}", f"--mode={mode}", "--text=false"]
+           f"--count={count}", f"--context_tokens={ctx}", f"--mode={mode}", f"--turns={turns}", "--text=false"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines()]
 
@@ -93,10 +93,10 @@ class Stream:
     (seed, step, schedule) and resuming reproduces the same data."""
 
     def __init__(self, binary, tok_dir, tasks, weights, seed, schedule, tokens_per_batch, mr_frac,
-                 chunk_steps=50, review=0.25):
+                 chunk_steps=50, review=0.25, turns=5):
         self.binary, self.tok_dir, self.tasks, self.weights = binary, tok_dir, tasks, weights
         self.seed, self.schedule, self.tpb, self.mr_frac = seed, schedule, tokens_per_batch, mr_frac
-        self.K, self.review = chunk_steps, review
+        self.K, self.review, self.turns = chunk_steps, review, turns
         self.chunk, self.batches = None, None
         self.vocab = 1024  # set by the trainer; used by the copy task
 
@@ -121,7 +121,7 @@ class Stream:
             if n and t in SYNTHETIC:
                 pool[t] = SYNTHETIC[t](rng, n, ctx, self.vocab)
             elif n:
-                recs = synth(self.binary, self.tok_dir, t, self.seed, c * self.K * bs, n, ctx)
+                recs = synth(self.binary, self.tok_dir, t, self.seed, c * self.K * bs, n, ctx, turns=self.turns)
                 pool[t] = pick_records(recs, rng, self.mr_frac)
         batches = []
         for s in range(self.K):
@@ -137,18 +137,23 @@ class Stream:
 
 
 def collate(records, lm=False):
-    """-> ids [B, T], targets [B, T] (-100 = no loss), answer mask [B, T]."""
+    """-> ids [B, T], targets [B, T], masks [B, T]: answer tokens, first
+    answer tokens (the ones only a lookup in the context can predict), real
+    (not padding)."""
     T = max(len(r["ids"]) for r in records)
     ids = torch.zeros(len(records), T, dtype=torch.long)
     ans = torch.zeros(len(records), T, dtype=torch.bool)
+    first = torch.zeros(len(records), T, dtype=torch.bool)
     real = torch.zeros(len(records), T, dtype=torch.bool)
     for i, r in enumerate(records):
         ids[i, :len(r["ids"])] = torch.tensor(r["ids"])
         real[i, :len(r["ids"])] = True
         for b, e in r["answer_spans"]:
             ans[i, b:e] = True
+            first[i, b] = True
     # position t predicts token t+1
-    return {"ids": ids[:, :-1], "targets": ids[:, 1:], "answer": ans[:, 1:], "real": real[:, 1:]}
+    return {"ids": ids[:, :-1], "targets": ids[:, 1:], "answer": ans[:, 1:], "first": first[:, 1:],
+            "real": real[:, 1:]}
 
 
 # Python-only warm-up tasks (no prompt format).

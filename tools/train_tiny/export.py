@@ -28,14 +28,14 @@ def hardware():
     return f"CPU {cpu}"
 
 
-def readme(run, cfg, args, log, n_params):
+def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
     last = log[-1] if log else {}
     evals = [r for r in log if "eval" in r]
     lines = [
         "# kvlab tiny retrieval model", "",
         "Trained by `tools/train_tiny` (issue 9) on kvlab's own synthetic SCBench-style tasks, rendered "
         "by `kvlab-synth` exactly as the evaluator feeds them (Llama-3 chat template, multi-turn and "
-        "multi-request).", "",
+        "multi-request).", ""] + ([f"**Status.** {status}", ""] if status else []) + [
         f"* Parameters: {n_params/1e6:.2f}M — {cfg['num_hidden_layers']} layers, hidden {cfg['hidden_size']}, "
         f"{cfg['num_attention_heads']} heads x {cfg['head_dim']} (kv heads {cfg['num_key_value_heads']}), "
         f"ffn {cfg['intermediate_size']}, vocab {cfg['vocab_size']} (byte-level BPE trained by the recipe), "
@@ -43,7 +43,8 @@ def readme(run, cfg, args, log, n_params):
         f"* Data mix (task:weight): `{args['tasks']}`; multi-request share {args['mr_frac']}",
         f"* Curriculum (step:context tokens): `{args['schedule']}`; tokens per batch {args['tokens_per_batch']}",
         f"* Optimizer: AdamW lr {args['lr']} (warmup {args['warmup']}, cosine to 10%), wd {args['wd']}, "
-        f"answer loss + {args['lm_weight']} x LM loss; seed {args['seed']}",
+        f"answer loss + {args.get('first_weight', 0)} x first-answer-token loss + {args['lm_weight']} x LM loss; "
+        f"seed {args['seed']}",
         f"* Steps: {last.get('step')}; wall time {last.get('sec', 0)/3600:.2f} h on {hardware()} "
         f"with {args['threads']} thread(s), PyTorch {torch.__version__}", "",
         "## Learning curve (exact match, teacher-forced = greedy, PyTorch)", "",
@@ -52,6 +53,17 @@ def readme(run, cfg, args, log, n_params):
     for r in evals:
         lines.append(f"| {r['step']} | {r['sec']} | {r['ctx']} | {r['ans_loss']} | "
                      + ", ".join(f"{k} {v}" for k, v in r["eval"].items()) + " |")
+    if history:
+        lines += ["", "## Phases (the command's flags changed at these steps)", "",
+                  "| from step | tasks | mr share | schedule / gate | lr | first-token weight | init |",
+                  "|---|---|---|---|---|---|---|"]
+        for h in history:
+            x = h["args"]
+            lines.append(f"| {h['from_step']} | `{x['tasks']}`, {x.get('turns', 5)} turns | {x['mr_frac']} | `{x['schedule']}` "
+                         f"gate `{x.get('gate') or '-'}` | {x['lr']} | {x.get('first_weight', 0)} | {x.get('init_from') or '-'} |")
+    if stages:
+        lines += ["", "Curriculum stages reached (step: context tokens): "
+                  + ", ".join(f"{s}: {c}" for s, c in stages) + "."]
     lines += ["", "Regenerate: see tools/train_tiny/README.md.", ""]
     return "\n".join(lines)
 
@@ -61,6 +73,7 @@ def main():
     ap.add_argument("--run", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--status", default="", help="a paragraph on what the model can do so far (README)")
     a = ap.parse_args()
     st = torch.load(os.path.join(a.run, "ckpt.pt"), map_location="cpu")
     with open(os.path.join(a.run, "args.json")) as f:
@@ -72,8 +85,13 @@ def main():
     m = M.TinyLlama(st["config"])
     m.load_state_dict(st["model"])
     M.export(m, args["tokenizer"], a.out, torch.bfloat16 if a.bf16 else torch.float32)
+    history = []
+    if os.path.exists(os.path.join(a.run, "args_history.jsonl")):
+        with open(os.path.join(a.run, "args_history.jsonl")) as f:
+            history = [json.loads(l) for l in f]
     with open(os.path.join(a.out, "README.md"), "w") as f:
-        f.write(readme(a.run, st["config"], args, log, sum(p.numel() for p in m.parameters())))
+        f.write(readme(a.run, st["config"], args, log, sum(p.numel() for p in m.parameters()), history,
+                       st.get("stages"), a.status))
     print(f"exported step {st['step']} to {a.out}")
 
 

@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import model as M  # noqa: E402
+import safetensors_io  # noqa: E402  (tools/reference, on the path via model)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -38,11 +39,17 @@ def parse_args(argv=None):
     ap.add_argument("--schedule", default="0:320,1500:512,3000:768,4500:1024")
     ap.add_argument("--tokens_per_batch", type=int, default=4096)
     ap.add_argument("--mr_frac", type=float, default=0.2, help="share of multi-request records")
+    ap.add_argument("--turns", type=int, default=5,
+                    help="questions per training session (= needles in passkey, kv, ...); fewer is easier. "
+                         "Evaluation always uses 5")
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--wd", type=float, default=0.01)
     ap.add_argument("--lm_weight", type=float, default=0.0)
+    ap.add_argument("--first_weight", type=float, default=0.0,
+                    help="extra loss weight on each answer's first token (mean over them), the token that "
+                         "needs the lookup; the rest of a UUID or number can follow by induction")
     ap.add_argument("--d_model", type=int, default=128)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
@@ -57,13 +64,24 @@ def parse_args(argv=None):
     ap.add_argument("--eval_count", type=int, default=12)
     ap.add_argument("--eval_ctx", default="", help="context lengths to evaluate; default first and last stage")
     ap.add_argument("--gate", default="",
-                    help="e.g. kv,passkey:0.8 — advance to the next --schedule length only when these tasks' "
+                    help="e.g. kv,passkey:0.8 or passkey,kv_tok:0.8 (_tok: answer-token accuracy) — advance to the next --schedule length only when these tasks' "
                          "exact match at the current length reaches the threshold (the schedule's steps are "
                          "then ignored)")
     ap.add_argument("--ckpt_every", type=int, default=250)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init_from", help="start from the weights of an exported model directory (e.g. the "
+                                        "shipped models/kvlab-tiny-v1; its config must match the model "
+                                        "flags); ignored when --resume finds a checkpoint")
     ap.add_argument("--export", help="write the HF model directory here at the end")
     return ap.parse_args(argv)
+
+
+def gate_key(task, ctx):
+    """Eval key a --gate entry reads: "kv" is kv's exact match at ctx,
+    "kv_tok" its answer-token accuracy."""
+    if task.endswith("_tok"):
+        return f"{task[:-4]}@{ctx}_tok"
+    return f"{task}@{ctx}"
 
 
 def lr_at(a, step):
@@ -83,6 +101,19 @@ def evaluate(model, evals, ctxs, device):
             out[f"{t}@{ctx}_tok"] = round(tok_acc, 3)
     model.train()
     return out
+
+
+def init_weights(model, cfg, model_dir):
+    """Loads an exported model's weights (the optimizer starts fresh)."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        theirs = json.load(f)
+    keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+            "num_key_value_heads", "head_dim")
+    diff = {k: (cfg[k], theirs.get(k)) for k in keys if cfg[k] != theirs.get(k)}
+    if diff:
+        raise SystemExit(f"--init_from {model_dir}: config differs from the model flags (ours, theirs): {diff}")
+    weights = safetensors_io.load_model_dir(model_dir)
+    model.load_state_dict({k: v.float() for k, v in weights.items()})
 
 
 def main(argv=None):
@@ -115,8 +146,13 @@ def main(argv=None):
         stages = st.get("stages")
         torch.set_rng_state(st["rng"])
         print(f"resumed at step {step}", flush=True)
+    elif a.init_from:
+        init_weights(model, cfg, a.init_from)
+        print(f"initialized from {a.init_from}", flush=True)
     with open(os.path.join(a.run, "args.json"), "w") as f:
         json.dump(vars(a), f, indent=1)
+    with open(os.path.join(a.run, "args_history.jsonl"), "a") as f:  # export.py lists the phases
+        f.write(json.dumps({"from_step": step, "args": vars(a)}) + "\n")
     n_params = sum(p.numel() for p in model.parameters())
     print(f"params {n_params/1e6:.2f}M device {device} threads {a.threads}", flush=True)
     if a.gate:
@@ -124,7 +160,8 @@ def main(argv=None):
         stages = stages or [(0, schedule[0][1])]
     else:
         stages = schedule
-    stream = data.Stream(a.synth, a.tokenizer, tasks, weights, a.seed, stages, a.tokens_per_batch, a.mr_frac)
+    stream = data.Stream(a.synth, a.tokenizer, tasks, weights, a.seed, stages, a.tokens_per_batch, a.mr_frac,
+                         turns=a.turns)
     stream.vocab = vocab
     eval_ctx = ([int(c) for c in a.eval_ctx.split(",")] if a.eval_ctx
                 else sorted({schedule[0][1], schedule[-1][1]}))
@@ -136,20 +173,22 @@ def main(argv=None):
         return eval_cache[c]
     log = open(os.path.join(a.run, "log.jsonl"), "a")
     t0 = time.time() - elapsed
-    run_loss = run_ans_acc = 0.0
+    run_loss = run_ans_acc = run_first_acc = 0.0
     n_run = 0
     while step < a.steps:
         ctx, b = stream.batch(step)
         for g in opt.param_groups:
             g["lr"] = lr_at(a, step)
         ids, tgt = b["ids"].to(device), b["targets"].to(device)
-        ans, real = b["answer"].to(device), b["real"].to(device)
+        ans, first, real = b["answer"].to(device), b["first"].to(device), b["real"].to(device)
         logits = model(ids)
         ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
                                                reduction="none").view(tgt.shape)
         ans_loss = (ce * ans).sum() / ans.sum().clamp(min=1)
         other = real & ~ans
         loss = ans_loss
+        if a.first_weight > 0:
+            loss = loss + a.first_weight * (ce * first).sum() / first.sum().clamp(min=1)
         if a.lm_weight > 0:
             loss = loss + a.lm_weight * (ce * other).sum() / other.sum().clamp(min=1)
         opt.zero_grad(set_to_none=True)
@@ -157,21 +196,23 @@ def main(argv=None):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
-            run_ans_acc += float(((logits.argmax(-1) == tgt) & ans).sum() / ans.sum().clamp(min=1))
+            hit = logits.argmax(-1) == tgt
+            run_ans_acc += float((hit & ans).sum() / ans.sum().clamp(min=1))
+            run_first_acc += float((hit & first).sum() / first.sum().clamp(min=1))
         run_loss += float(ans_loss)
         n_run += 1
         step += 1
         if step % 25 == 0:
             rec = {"step": step, "sec": round(time.time() - t0, 1), "ctx": ctx, "B": ids.shape[0],
                    "T": ids.shape[1], "lr": round(lr_at(a, step - 1), 6), "ans_loss": round(run_loss / n_run, 4),
-                   "ans_tok_acc": round(run_ans_acc / n_run, 3)}
-            run_loss = run_ans_acc = 0.0
+                   "ans_tok_acc": round(run_ans_acc / n_run, 3), "first_acc": round(run_first_acc / n_run, 3)}
+            run_loss = run_ans_acc = run_first_acc = 0.0
             n_run = 0
             if step % a.eval_every == 0 or step == a.steps:
                 cur = stages[-1][1] if a.gate else ctx
                 rec["eval"] = evaluate(model, evals, sorted(set(eval_ctx) | {cur}), device)
                 later = [c for _, c in schedule if c > cur]
-                if a.gate and later and all(rec["eval"][f"{t}@{cur}"] >= gate_thr for t in gate_tasks):
+                if a.gate and later and all(rec["eval"][gate_key(t, cur)] >= gate_thr for t in gate_tasks):
                     at = -(-step // stream.K) * stream.K
                     stages.append((at, later[0]))
                     rec["advance"] = {"step": at, "ctx": later[0]}
