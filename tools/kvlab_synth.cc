@@ -35,6 +35,8 @@ ABSL_FLAG(int64_t, count, 10, "samples per task");
 ABSL_FLAG(int64_t, start_index, 0, "index of the first sample");
 ABSL_FLAG(int64_t, context_tokens, 1024, "target context length in tokens of --tokenizer");
 ABSL_FLAG(int64_t, turns, 5, "turns per session");
+ABSL_FLAG(bool, ordered_questions, false,
+          "ask the spread targets front to back (a training curriculum step; the evaluator always shuffles)");
 ABSL_FLAG(std::string, mode, "both", "multi_turn | multi_request | both");
 ABSL_FLAG(bool, text, true, "include the decoded text and byte spans");
 ABSL_FLAG(std::string, out, "-", "output file; - = stdout");
@@ -81,6 +83,7 @@ absl::Status Run() {
       SyntheticOptions opts;
       opts.context_tokens = absl::GetFlag(FLAGS_context_tokens);
       opts.turns = static_cast<int>(absl::GetFlag(FLAGS_turns));
+      opts.ordered_questions = absl::GetFlag(FLAGS_ordered_questions);
       opts.seed = absl::GetFlag(FLAGS_seed);
       opts.index = static_cast<int>(absl::GetFlag(FLAGS_start_index) + i);
       KVLAB_ASSIGN_OR_RETURN(TaskSample sample, GenerateSyntheticSample(task, opts, *tokenizer));

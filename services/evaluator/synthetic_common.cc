@@ -35,11 +35,12 @@ int SpreadIndex(int t, int turns, int n) {
   return std::clamp(static_cast<int>((t + 0.5) * n / std::max(1, turns)), 0, std::max(0, n - 1));
 }
 
-std::vector<int> ShuffledBands(int turns, std::mt19937_64& rng) {
+std::vector<int> QuestionBands(int turns, bool in_order, std::mt19937_64& rng) {
   std::vector<int> bands(static_cast<size_t>(std::max(turns, 0)));
   std::iota(bands.begin(), bands.end(), 0);
-  std::shuffle(bands.begin(), bands.end(), rng);
-  return bands;
+  std::vector<int> shuffled = bands;
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  return in_order ? bands : shuffled;
 }
 
 std::string Haystack(const std::vector<std::string>& units, int n, const std::vector<Insertion>& inserts,

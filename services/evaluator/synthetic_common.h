@@ -27,8 +27,9 @@ int SpreadIndex(int t, int turns, int n);
 // The band each turn asks about: a seeded permutation of 0..turns-1. Needles
 // stay evenly spread over the context, but the order of the questions says
 // nothing about where the answers are (no "k-th question, k-th needle"
-// shortcut, which a model can learn instead of looking the key up).
-std::vector<int> ShuffledBands(int turns, std::mt19937_64& rng);
+// shortcut, which a model can learn instead of looking the key up). With
+// in_order, 0..turns-1 (rng advances the same either way).
+std::vector<int> QuestionBands(int turns, bool in_order, std::mt19937_64& rng);
 
 // A needle placed at a fraction of a haystack.
 struct Insertion {

@@ -61,7 +61,7 @@ absl::StatusOr<TaskSample> GenerateKvSample(const KvTaskOptions& options, const 
   s.id = absl::StrCat("kv-", options.seed, "-", options.index);
   s.context = Render(pairs);  // the template adds the instruction
   const int n = static_cast<int>(pairs.size());
-  const std::vector<int> bands = ShuffledBands(options.turns, rng);
+  const std::vector<int> bands = QuestionBands(options.turns, options.ordered_questions, rng);
   for (int t = 0; t < options.turns; ++t) {
     // Evenly spread, asked in shuffled order: turn t asks the pair in the
     // middle of band bands[t] of the object.

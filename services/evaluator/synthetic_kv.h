@@ -17,6 +17,7 @@ struct KvTaskOptions {
   int turns = 5;                  // questions per session (distinct keys)
   uint64_t seed = 1;
   int index = 0;                  // session index; with seed, fixes the sample
+  bool ordered_questions = false;  // as SyntheticOptions::ordered_questions
 };
 
 // Generates one session. The object grows pair by pair until it reaches

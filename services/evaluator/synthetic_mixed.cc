@@ -114,7 +114,7 @@ absl::StatusOr<TaskSample> GenerateRepoQaKvSample(const SyntheticOptions& o, con
   s.task = "repoqa_and_kv";
   s.id = absl::StrCat("repoqa_and_kv-", o.seed, "-", o.index);
   std::vector<Insertion> inserts;
-  const std::vector<int> bands = ShuffledBands(o.turns, rng);
+  const std::vector<int> bands = QuestionBands(o.turns, o.ordered_questions, rng);
   for (int t = 0; t < o.turns; ++t) {
     // The asked pair and a decoy, in one object per turn.
     std::vector<std::pair<std::string, std::string>> pairs;

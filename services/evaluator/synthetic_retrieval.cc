@@ -41,7 +41,7 @@ absl::StatusOr<TaskSample> GeneratePrefixSuffixSample(const SyntheticOptions& o,
   TaskSample s;
   s.task = "prefix_suffix";
   s.id = absl::StrCat("prefix_suffix-", o.seed, "-", o.index);
-  const std::vector<int> bands = ShuffledBands(o.turns, rng);
+  const std::vector<int> bands = QuestionBands(o.turns, o.ordered_questions, rng);
   std::set<int> targets;
   for (int t = 0; t < o.turns; ++t) targets.insert(SpreadIndex(bands[t], o.turns, n));
   auto decoy_slot = [&] {
@@ -86,7 +86,7 @@ absl::StatusOr<TaskSample> GenerateVtSample(const SyntheticOptions& o, const Tok
   TaskSample s;
   s.task = "vt";
   s.id = absl::StrCat("vt-", o.seed, "-", o.index);
-  const std::vector<int> bands = ShuffledBands(o.turns, rng);
+  const std::vector<int> bands = QuestionBands(o.turns, o.ordered_questions, rng);
   for (int t = 0; t < o.turns; ++t) {
     const std::string value = std::to_string(10000 + rng() % 90000);
     std::vector<std::string> vars;
@@ -126,7 +126,7 @@ absl::StatusOr<TaskSample> PasskeyHaystack(const SyntheticOptions& o, const Toke
   TaskSample s;
   s.task = task;
   s.id = absl::StrCat(task, "-", o.seed, "-", o.index);
-  const std::vector<int> bands = ShuffledBands(o.turns, rng);
+  const std::vector<int> bands = QuestionBands(o.turns, o.ordered_questions, rng);
   for (int t = 0; t < o.turns; ++t) {
     const std::string door = t < 16 ? kDoors[t] : absl::StrCat(kDoors[t % 16], " ", t / 16 + 1);
     const std::string key = std::to_string(10000 + rng() % 90000);

@@ -18,6 +18,7 @@ absl::StatusOr<TaskSample> GenerateSyntheticSample(const std::string& task, cons
     k.turns = o.turns;
     k.seed = o.seed;
     k.index = o.index;
+    k.ordered_questions = o.ordered_questions;
     return GenerateKvSample(k, tokenizer);
   }
   if (task == "prefix_suffix") return GeneratePrefixSuffixSample(o, tokenizer);

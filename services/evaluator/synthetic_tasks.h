@@ -18,6 +18,9 @@ struct SyntheticOptions {
   int turns = 5;
   uint64_t seed = 1;
   int index = 0;  // session index; with seed, fixes the sample
+  // Training curricula only (kvlab-synth --ordered_questions): ask the spread
+  // targets front to back instead of in a seeded shuffled order.
+  bool ordered_questions = false;
   // repoqa_and_kv: the directory whose C++ sources form the code haystack;
   // empty = $KVLAB_SOURCE_DIR.
   std::string source_dir;

@@ -194,6 +194,19 @@ TEST_F(ScbenchSyntheticTest, GeneratorsAreSeededSizedAndHoldTheirAnswers) {
       }
       if (std::string(task) == "mf") continue;
       some_shuffled |= !std::is_sorted(firsts.begin(), firsts.end());
+      // The training curriculum's ordered variant: targets asked front to back.
+      SyntheticOptions ordered = o;
+      ordered.ordered_questions = true;
+      auto in_order = GenerateSyntheticSample(task, ordered, *tokenizer_);
+      ASSERT_TRUE(in_order.ok()) << task << ": " << in_order.status();
+      std::vector<size_t> ordered_firsts;
+      for (const TaskTurn& turn : in_order->turns) {
+        const std::string g = turn.label.is_array() ? turn.label[0].get<std::string>()
+                              : turn.label.is_string() ? turn.label.get<std::string>()
+                                                       : turn.label.dump();
+        ordered_firsts.push_back(in_order->context.find(g));
+      }
+      EXPECT_TRUE(std::is_sorted(ordered_firsts.begin(), ordered_firsts.end())) << task;
       std::sort(firsts.begin(), firsts.end());
       EXPECT_LT(firsts.front(), sample->context.size() / 2) << task;
       EXPECT_GT(firsts.back(), sample->context.size() / 2) << task;

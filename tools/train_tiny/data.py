@@ -11,11 +11,13 @@ import torch
 MIN_CTX = {"prefix_suffix": 448, "kv": 320, "vt": 288}
 
 
-def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both", turns=5):
-    """Runs kvlab-synth; returns its records (ids + answer_spans)."""
+def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both", turns=5, ordered=False):
+    """Runs kvlab-synth; returns its records (ids + answer_spans). ordered:
+    targets asked front to back (curriculum; the evaluator shuffles)."""
     ctx = max(ctx, MIN_CTX.get(task, 0))
     cmd = [binary, f"--tokenizer={tok_dir}", f"--task={task}", f"--seed={seed}", f"--start_index={start}",
-           f"--count={count}", f"--context_tokens={ctx}", f"--mode={mode}", f"--turns={turns}", "--text=false"]
+           f"--count={count}", f"--context_tokens={ctx}", f"--mode={mode}", f"--turns={turns}",
+           f"--ordered_questions={str(ordered).lower()}", "--text=false"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines()]
 
@@ -93,10 +95,10 @@ class Stream:
     (seed, step, schedule) and resuming reproduces the same data."""
 
     def __init__(self, binary, tok_dir, tasks, weights, seed, schedule, tokens_per_batch, mr_frac,
-                 chunk_steps=50, review=0.25, turns=5):
+                 chunk_steps=50, review=0.25, turns=5, ordered=False):
         self.binary, self.tok_dir, self.tasks, self.weights = binary, tok_dir, tasks, weights
         self.seed, self.schedule, self.tpb, self.mr_frac = seed, schedule, tokens_per_batch, mr_frac
-        self.K, self.review, self.turns = chunk_steps, review, turns
+        self.K, self.review, self.turns, self.ordered = chunk_steps, review, turns, ordered
         self.chunk, self.batches = None, None
         self.vocab = 1024  # set by the trainer; used by the copy task
 
@@ -121,7 +123,8 @@ class Stream:
             if n and t in SYNTHETIC:
                 pool[t] = SYNTHETIC[t](rng, n, ctx, self.vocab)
             elif n:
-                recs = synth(self.binary, self.tok_dir, t, self.seed, c * self.K * bs, n, ctx, turns=self.turns)
+                recs = synth(self.binary, self.tok_dir, t, self.seed, c * self.K * bs, n, ctx, turns=self.turns,
+                             ordered=self.ordered)
                 pool[t] = pick_records(recs, rng, self.mr_frac)
         batches = []
         for s in range(self.K):

@@ -59,7 +59,7 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
                   "|---|---|---|---|---|---|---|"]
         for h in history:
             x = h["args"]
-            lines.append(f"| {h['from_step']} | `{x['tasks']}`, {x.get('turns', 5)} turns | {x['mr_frac']} | `{x['schedule']}` "
+            lines.append(f"| {h['from_step']} | `{x['tasks']}`, {x.get('turns', 5)} turns{' in order' if x.get('ordered') else ''} | {x['mr_frac']} | `{x['schedule']}` "
                          f"gate `{x.get('gate') or '-'}` | {x['lr']} | {x.get('first_weight', 0)} | {x.get('init_from') or '-'} |")
     if stages:
         lines += ["", "Curriculum stages reached (step: context tokens): "

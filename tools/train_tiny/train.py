@@ -42,6 +42,9 @@ def parse_args(argv=None):
     ap.add_argument("--turns", type=int, default=5,
                     help="questions per training session (= needles in passkey, kv, ...); fewer is easier. "
                          "Evaluation always uses 5")
+    ap.add_argument("--ordered", action="store_true",
+                    help="training sessions ask their targets front to back (kvlab-synth --ordered_questions): "
+                         "a positional stepping stone before content lookup; evaluation stays shuffled")
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=200)
@@ -161,7 +164,7 @@ def main(argv=None):
     else:
         stages = schedule
     stream = data.Stream(a.synth, a.tokenizer, tasks, weights, a.seed, stages, a.tokens_per_batch, a.mr_frac,
-                         turns=a.turns)
+                         turns=a.turns, ordered=a.ordered)
     stream.vocab = vocab
     eval_ctx = ([int(c) for c in a.eval_ctx.split(",")] if a.eval_ctx
                 else sorted({schedule[0][1], schedule[-1][1]}))
