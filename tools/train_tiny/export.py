@@ -28,6 +28,17 @@ def hardware():
     return f"CPU {cpu}"
 
 
+def phases(history):
+    """train.py records its flags at every start; a phase begins only where
+    they changed (--resume itself is not a change)."""
+    out = []
+    for h in history:
+        flags = {k: v for k, v in h["args"].items() if k != "resume"}
+        if not out or flags != {k: v for k, v in out[-1]["args"].items() if k != "resume"}:
+            out.append(h)
+    return out
+
+
 def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
     last = log[-1] if log else {}
     evals = [r for r in log if "eval" in r]
@@ -57,10 +68,12 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
         lines += ["", "## Phases (the command's flags changed at these steps)", "",
                   "| from step | tasks | mr share | schedule / gate | lr | first-token weight | init |",
                   "|---|---|---|---|---|---|---|"]
-        for h in history:
+        for h in phases(history):
             x = h["args"]
-            lines.append(f"| {h['from_step']} | `{x['tasks']}`, {x.get('turns', 5)} turns{' in order' if x.get('ordered') else ''} | {x['mr_frac']} | `{x['schedule']}` "
-                         f"gate `{x.get('gate') or '-'}` | {x['lr']} | {x.get('first_weight', 0)} | {x.get('init_from') or '-'} |")
+            order = " in order" if x.get("ordered") else ""
+            lines.append(f"| {h['from_step']} | `{x['tasks']}`, {x.get('turns', 5)} turns{order} | {x['mr_frac']} | "
+                         f"`{x['schedule']}` gate `{x.get('gate') or '-'}` | {x['lr']} | {x.get('first_weight', 0)} | "
+                         f"{x.get('init_from') or '-'} |")
     if stages:
         lines += ["", "Curriculum stages reached (step: context tokens): "
                   + ", ".join(f"{s}: {c}" for s, c in stages) + "."]
