@@ -107,16 +107,24 @@ def evaluate(model, evals, ctxs, device):
 
 
 def init_weights(model, cfg, model_dir):
-    """Loads an exported model's weights (the optimizer starts fresh)."""
+    """Loads an exported model's weights (the optimizer starts fresh). When the flags ask for more layers
+    than the model has, the model grows: the extra layers go on top with their attention and MLP output
+    projections zeroed, so the grown model computes exactly what the loaded one did."""
     with open(os.path.join(model_dir, "config.json")) as f:
         theirs = json.load(f)
-    keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-            "num_key_value_heads", "head_dim")
+    keys = ("vocab_size", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
+            "head_dim")
     diff = {k: (cfg[k], theirs.get(k)) for k in keys if cfg[k] != theirs.get(k)}
-    if diff:
-        raise SystemExit(f"--init_from {model_dir}: config differs from the model flags (ours, theirs): {diff}")
-    weights = safetensors_io.load_model_dir(model_dir)
-    model.load_state_dict({k: v.float() for k, v in weights.items()})
+    if diff or theirs["num_hidden_layers"] > cfg["num_hidden_layers"]:
+        raise SystemExit(f"--init_from {model_dir}: config differs from the model flags (ours, theirs): {diff}, "
+                         f"layers {cfg['num_hidden_layers']} < {theirs['num_hidden_layers']}")
+    state = model.state_dict()
+    for k, v in safetensors_io.load_model_dir(model_dir).items():
+        state[k] = v.float()
+    for i in range(theirs["num_hidden_layers"], cfg["num_hidden_layers"]):
+        state[f"model.layers.{i}.self_attn.o_proj.weight"].zero_()
+        state[f"model.layers.{i}.mlp.down_proj.weight"].zero_()
+    model.load_state_dict(state)
 
 
 def main(argv=None):
