@@ -24,12 +24,16 @@ def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both", turns=5, 
 
 def copy_records(rng, count, ctx, vocab, first_id=6):
     """Warm-up task "copy" (pure Python, no prompt format): BOS, a random token
-    string x of ctx/2 tokens (alphabet: 8, 16, 32 random tokens or all), then x
-    again; the loss is on the repeat after its first token. Every target is an
-    induction step, which is what retrieval in the real tasks needs first."""
+    string x of 8..ctx/2 tokens (alphabet: 8, 16, 32 random tokens or all),
+    then x again; the loss is on the repeat after its first token. Every target
+    is an induction step, which is what retrieval in the real tasks needs
+    first. The length varies per record: with a fixed length (r8 and earlier
+    used ctx/2) a head attending a fixed distance back solves the task, and the
+    model learned exactly that instead of matching content (copy token
+    accuracy 0.999 at the trained length, 0.03 at any other)."""
     out = []
     for _ in range(count):
-        n = max(8, ctx // 2)
+        n = rng.randint(8, max(8, ctx // 2))
         # Small alphabets make single tokens ambiguous, so the model must match
         # several preceding tokens — as in UUIDs, whose BPE pieces are mostly
         # single hex characters.
@@ -71,6 +75,40 @@ def recall_records(rng, count, ctx, vocab, first_id=6):
             spans.append([len(ids), len(ids) + 4])
             ids += vals[q] + [5]
         out.append({"ids": ids, "answer_spans": spans, "mode": "recall", "turn": -1})
+    return out
+
+
+# The chat-template tokens between a question and its answer in the tiny
+# tokenizer: <|eot_id|> <|start_header_id|> assistant <|end_header_id|> "\n\n".
+ANSWER_GAP = (5, 3, 333, 4, 278)
+
+
+def gap_recall_records(rng, count, ctx, vocab, first_id=6):
+    """Task "grecall" (associative recall, graded gaps, dense): BOS, pairs
+    "k g1..gc v ," (a context gap of c = 0..2 fixed tokens between key and
+    value, as "red door is 94097"), then every key asked once in random order
+    as "k" + the first q = 0..5 tokens of the chat template's answer gap + "v
+    <|eot_id|>". With q = 0 it is plain induction, which the copy task already
+    teaches; each larger gap asks the model to carry the key one token further,
+    up to the real template. One key alphabet of 64 tokens (a key is "the most
+    recent token of this kind"), a disjoint value alphabet, 1-token keys."""
+    out = []
+    for _ in range(count):
+        tokens = rng.sample([t for t in range(first_id, vocab) if t not in ANSWER_GAP], 130)
+        key_alphabet, value_alphabet, context_gap = tokens[:64], tokens[64:128], tokens[128:130]
+        gc, gq = rng.randint(0, 2), rng.randint(0, len(ANSWER_GAP))
+        n = rng.randint(4, max(4, min(40, ctx // (gc + gq + 6))))
+        keys = rng.sample(key_alphabet, n)
+        vals = [rng.choice(value_alphabet) for _ in keys]
+        ids = [1]
+        for k, v in zip(keys, vals):
+            ids += [k] + context_gap[:gc] + [v, first_id]
+        spans = []
+        for q in rng.sample(range(n), n):
+            ids += [keys[q]] + list(ANSWER_GAP[:gq])
+            spans.append([len(ids), len(ids) + 2])
+            ids += [vals[q], 5]
+        out.append({"ids": ids, "answer_spans": spans, "mode": "grecall", "turn": -1})
     return out
 
 
@@ -160,7 +198,7 @@ def collate(records, lm=False):
 
 
 # Python-only warm-up tasks (no prompt format).
-SYNTHETIC = {"copy": copy_records, "recall": recall_records}
+SYNTHETIC = {"copy": copy_records, "recall": recall_records, "grecall": gap_recall_records}
 
 
 def eval_set(binary, tok_dir, tasks, seed, count, ctx, vocab=1024):
