@@ -22,7 +22,7 @@ def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both", turns=5, 
     return [json.loads(line) for line in out.splitlines()]
 
 
-def copy_records(rng, count, ctx, vocab, first_id=6):
+def copy_records(rng, count, ctx, vocab, first_id=6, length=None):
     """Warm-up task "copy" (pure Python, no prompt format): BOS, a random token
     string x of 8..ctx/2 tokens (alphabet: 8, 16, 32 random tokens or all),
     then x again; the loss is on the repeat after its first token. Every target
@@ -30,10 +30,11 @@ def copy_records(rng, count, ctx, vocab, first_id=6):
     first. The length varies per record: with a fixed length (r8 and earlier
     used ctx/2) a head attending a fixed distance back solves the task, and the
     model learned exactly that instead of matching content (copy token
-    accuracy 0.999 at the trained length, 0.03 at any other)."""
+    accuracy 0.999 at the trained length, 0.03 at any other). `length` fixes
+    it (for probe_copy.py)."""
     out = []
     for _ in range(count):
-        n = rng.randint(8, max(8, ctx // 2))
+        n = length or rng.randint(8, max(8, ctx // 2))
         # Small alphabets make single tokens ambiguous, so the model must match
         # several preceding tokens — as in UUIDs, whose BPE pieces are mostly
         # single hex characters.
