@@ -3,7 +3,7 @@ README's diagnosis): a model with real induction copies at any length; one that
 learned a fixed-offset head copies only at the length it was trained on.
 
   /usr/bin/python3 tools/train_tiny/probe_copy.py --model models/kvlab-tiny-v1
-  /usr/bin/python3 tools/train_tiny/probe_copy.py --run /work/train-runs/r11 --layers 4
+  /usr/bin/python3 tools/train_tiny/probe_copy.py --run /work/train-runs/r11
 """
 import argparse
 import json
@@ -21,27 +21,25 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="exported model directory")
-    src.add_argument("--run", help="training run directory (its ckpt.pt; give --layers)")
-    ap.add_argument("--layers", type=int, default=3)
+    src.add_argument("--run", help="training run directory (its ckpt.pt)")
     ap.add_argument("--lengths", default="144,100,60,30")
     ap.add_argument("--count", type=int, default=6, help="records per length")
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.model:
         with open(os.path.join(a.model, "config.json")) as f:
-            layers = json.load(f)["num_hidden_layers"]
-    else:
-        layers = a.layers
-    cfg = M.llama_config(1024, 128, layers, 4, 4, 32, 256, 10000.0, 4096)
-    net = M.TinyLlama(cfg)
-    if a.model:
+            cfg = json.load(f)
+        net = M.TinyLlama(cfg)
         train.init_weights(net, cfg, a.model)
     else:
-        net.load_state_dict(torch.load(os.path.join(a.run, "ckpt.pt"), map_location="cpu")["model"])
+        st = torch.load(os.path.join(a.run, "ckpt.pt"), map_location="cpu")
+        cfg = st["config"]
+        net = M.TinyLlama(cfg)
+        net.load_state_dict(st["model"])
     net.eval()
     for n in (int(x) for x in a.lengths.split(",")):
         ok = total = 0
-        records = data.copy_records(random.Random(n), a.count, 2 * n, 1024, length=n)
+        records = data.copy_records(random.Random(n), a.count, 2 * n, cfg["vocab_size"], length=n)
         for r in records:
             ids = r["ids"]
             b, e = r["answer_spans"][0]

@@ -115,9 +115,11 @@ def init_weights(model, cfg, model_dir):
     keys = ("vocab_size", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
             "head_dim")
     diff = {k: (cfg[k], theirs.get(k)) for k in keys if cfg[k] != theirs.get(k)}
-    if diff or theirs["num_hidden_layers"] > cfg["num_hidden_layers"]:
-        raise SystemExit(f"--init_from {model_dir}: config differs from the model flags (ours, theirs): {diff}, "
-                         f"layers {cfg['num_hidden_layers']} < {theirs['num_hidden_layers']}")
+    if theirs["num_hidden_layers"] > cfg["num_hidden_layers"]:
+        diff["num_hidden_layers"] = (cfg["num_hidden_layers"], theirs["num_hidden_layers"])
+    if diff:
+        raise SystemExit(f"--init_from {model_dir}: config differs from the model flags (ours, theirs): {diff} "
+                         "(layers may grow, not shrink)")
     state = model.state_dict()
     for k, v in safetensors_io.load_model_dir(model_dir).items():
         state[k] = v.float()
