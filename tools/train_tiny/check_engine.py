@@ -52,8 +52,7 @@ def main():
     synth = os.path.join(a.build, "tools", "kvlab-synth")
     gen = os.path.join(a.build, "tools", "kvlab-generate")
     r = ref.ReferenceModel.from_dir(a.model)
-    tiny = M.TinyLlama(ref.load_config(a.model))
-    tiny.load_state_dict({k: v.float() for k, v in __import__("safetensors_io").load_model_dir(a.model).items()})
+    tiny = M.load_exported(a.model)
     tiny.eval()
     eos = {5, 2}
     bad = 0

@@ -15,7 +15,7 @@ import reference_model as ref  # noqa: E402
 import safetensors_io  # noqa: E402
 
 
-def llama_config(vocab, d_model, layers, heads, kv_heads, head_dim, ffn, rope_theta, max_pos):
+def llama_config(vocab, d_model, layers, heads, kv_heads, head_dim, ffn, rope_theta, max_pos, tie=False):
     return {
         "architectures": ["LlamaForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
         "bos_token_id": 1, "eos_token_id": 5, "head_dim": head_dim, "hidden_act": "silu",
@@ -23,7 +23,7 @@ def llama_config(vocab, d_model, layers, heads, kv_heads, head_dim, ffn, rope_th
         "max_position_embeddings": max_pos, "mlp_bias": False, "model_type": "llama",
         "num_attention_heads": heads, "num_hidden_layers": layers, "num_key_value_heads": kv_heads,
         "pretraining_tp": 1, "rms_norm_eps": 1e-5, "rope_scaling": None, "rope_theta": float(rope_theta),
-        "tie_word_embeddings": False, "torch_dtype": "float32", "transformers_version": "4.44.0",
+        "tie_word_embeddings": bool(tie), "torch_dtype": "float32", "transformers_version": "4.44.0",
         "use_cache": True, "vocab_size": vocab,
     }
 
@@ -93,6 +93,11 @@ class TinyLlama(nn.Module):
         for layer in m.layers:  # scaled residual projections (GPT-2 style)
             nn.init.normal_(layer.self_attn.o_proj.weight, 0.0, std / math.sqrt(2 * c["num_hidden_layers"]))
             nn.init.normal_(layer.mlp.down_proj.weight, 0.0, std / math.sqrt(2 * c["num_hidden_layers"]))
+        if c.get("tie_word_embeddings"):
+            # One matrix embeds and unembeds (HF semantics): a head that moves a token's embedding
+            # forward unchanged already raises that token's logit, so copying needs no learned
+            # token-to-logit map. Induction formed in 300 steps tied vs 500 untied (copy task, 2 layers).
+            self.lm_head.weight = m.embed_tokens.weight
 
     def forward(self, ids):
         """ids [B, T] -> logits [B, T, vocab]; causal (right padding is harmless)."""
@@ -104,6 +109,25 @@ class TinyLlama(nn.Module):
         for layer in self.model.layers:
             x = layer(x, cos, sin, mask)
         return self.lm_head(self.model.norm(x))
+
+
+def load_weights(model, model_dir):
+    """Copies an exported model directory's tensors into `model` (f32). Tensors
+    the directory lacks keep their values; a tied lm_head follows embed_tokens."""
+    state = model.state_dict()
+    for k, v in safetensors_io.load_model_dir(model_dir).items():
+        state[k] = v.float()
+    if model.c.get("tie_word_embeddings"):
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    model.load_state_dict(state)
+
+
+def load_exported(model_dir):
+    """An exported model directory as a TinyLlama (its config.json and weights)."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        model = TinyLlama(json.load(f))
+    load_weights(model, model_dir)
+    return model
 
 
 def export(model, tok_dir, out_dir, dtype=torch.float32):
@@ -119,4 +143,6 @@ def export(model, tok_dir, out_dir, dtype=torch.float32):
         with open(os.path.join(tok_dir, name), "rb") as src, open(os.path.join(out_dir, name), "wb") as dst:
             dst.write(src.read())
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    if c.get("tie_word_embeddings"):
+        del tensors["lm_head.weight"]  # as HF saves tied models; loaders reuse embed_tokens
     safetensors_io.save_file(tensors, os.path.join(out_dir, "model.safetensors"))

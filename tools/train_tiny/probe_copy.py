@@ -6,7 +6,6 @@ learned a fixed-offset head copies only at the length it was trained on.
   /usr/bin/python3 tools/train_tiny/probe_copy.py --run /work/train-runs/r11
 """
 import argparse
-import json
 import os
 import random
 
@@ -14,7 +13,6 @@ import torch
 
 import data
 import model as M
-import train
 
 
 def main():
@@ -27,10 +25,8 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.model:
-        with open(os.path.join(a.model, "config.json")) as f:
-            cfg = json.load(f)
-        net = M.TinyLlama(cfg)
-        train.init_weights(net, cfg, a.model)
+        net = M.load_exported(a.model)
+        cfg = net.c
     else:
         st = torch.load(os.path.join(a.run, "ckpt.pt"), map_location="cpu")
         cfg = st["config"]

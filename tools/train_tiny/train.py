@@ -25,7 +25,6 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import model as M  # noqa: E402
-import safetensors_io  # noqa: E402  (tools/reference, on the path via model)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -59,6 +58,7 @@ def parse_args(argv=None):
     ap.add_argument("--kv_heads", type=int, default=4)
     ap.add_argument("--head_dim", type=int, default=32)
     ap.add_argument("--ffn", type=int, default=256)
+    ap.add_argument("--tie", action="store_true", help="tie lm_head to embed_tokens (tie_word_embeddings)")
     ap.add_argument("--rope_theta", type=float, default=10000.0)
     ap.add_argument("--max_pos", type=int, default=4096)
     ap.add_argument("--seed", type=int, default=1)
@@ -113,20 +113,18 @@ def init_weights(model, cfg, model_dir):
     with open(os.path.join(model_dir, "config.json")) as f:
         theirs = json.load(f)
     keys = ("vocab_size", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
-            "head_dim")
+            "head_dim", "tie_word_embeddings")
     diff = {k: (cfg[k], theirs.get(k)) for k in keys if cfg[k] != theirs.get(k)}
     if theirs["num_hidden_layers"] > cfg["num_hidden_layers"]:
         diff["num_hidden_layers"] = (cfg["num_hidden_layers"], theirs["num_hidden_layers"])
     if diff:
         raise SystemExit(f"--init_from {model_dir}: config differs from the model flags (ours, theirs): {diff} "
                          "(layers may grow, not shrink)")
-    state = model.state_dict()
-    for k, v in safetensors_io.load_model_dir(model_dir).items():
-        state[k] = v.float()
-    for i in range(theirs["num_hidden_layers"], cfg["num_hidden_layers"]):
-        state[f"model.layers.{i}.self_attn.o_proj.weight"].zero_()
-        state[f"model.layers.{i}.mlp.down_proj.weight"].zero_()
-    model.load_state_dict(state)
+    M.load_weights(model, model_dir)
+    with torch.no_grad():
+        for i in range(theirs["num_hidden_layers"], cfg["num_hidden_layers"]):
+            model.model.layers[i].self_attn.o_proj.weight.zero_()
+            model.model.layers[i].mlp.down_proj.weight.zero_()
 
 
 def main(argv=None):
@@ -143,7 +141,7 @@ def main(argv=None):
         tok = json.load(f)
     vocab = len(tok["model"]["vocab"]) + len(tok["added_tokens"])
     cfg = M.llama_config(vocab, a.d_model, a.layers, a.heads, a.kv_heads, a.head_dim, a.ffn, a.rope_theta,
-                         a.max_pos)
+                         a.max_pos, a.tie)
     model = M.TinyLlama(cfg).to(device)
     decay = [p for p in model.parameters() if p.dim() == 2]
     other = [p for p in model.parameters() if p.dim() < 2]
