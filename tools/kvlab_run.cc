@@ -26,9 +26,10 @@ ABSL_FLAG(std::string, model, "", "model directory (default: $KVLAB_MODEL or the
 ABSL_FLAG(std::string, job, "", "JSON job file; without it a job is built from the flags below");
 ABSL_FLAG(std::string, tasks, "kv,passkey", "synthetic tasks of the built job, comma-separated (kv = Retr.KV)");
 ABSL_FLAG(int, sessions, 4, "sessions (contexts) per task");
-ABSL_FLAG(int, turns, 3, "questions per session");
-ABSL_FLAG(int64_t, context_tokens, 512, "context length in model tokens");
-ABSL_FLAG(std::string, methods, "prefill=dense;kv=full", "method specs separated by '|'");
+ABSL_FLAG(int, turns, 5, "questions per session");
+ABSL_FLAG(int64_t, context_tokens, 1024, "context length in model tokens (the embedded model is trained to 1024)");
+ABSL_FLAG(std::string, methods, "prefill=dense;kv=full|prefill=dense;kv=snapkv{capacity=256}|prefill=dense;kv=kivi{bits=2}",
+          "method specs separated by '|'");
 ABSL_FLAG(std::string, output_dir, "",
           "where results.jsonl and summary.md go (default: a new kvlab-results/run-<time> directory); an existing "
           "directory of the same job is resumed");
@@ -38,7 +39,7 @@ namespace kvlab {
 namespace {
 
 #ifndef KVLAB_DEFAULT_MODEL_DIR
-#define KVLAB_DEFAULT_MODEL_DIR "models/fixtures/tiny-llama3"
+#define KVLAB_DEFAULT_MODEL_DIR "models/kvlab-tiny-v1"
 #endif
 
 absl::StatusOr<nlohmann::json> JobDocument() {

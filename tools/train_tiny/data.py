@@ -173,9 +173,13 @@ class Stream:
                 recs = synth(self.binary, self.tok_dir, t, self.seed, c * self.K * bs, n, ctx, turns=self.turns,
                              ordered=self.ordered)
                 pool[t] = pick_records(recs, rng, self.mr_frac)
-        batches = []
-        for s in range(self.K):
-            batches.append([pool[t].pop() for t in slots[s * bs:(s + 1) * bs]])
+        # Batches of similar lengths: a batch is padded to its longest record, and
+        # at context 288 a 5-turn kv session is ~740 tokens and a copy record ~150,
+        # so mixed batches were mostly padding. The chunk's records are sorted by
+        # length, cut into K batches of bs, and the batches shuffled.
+        records = sorted((pool[t].pop() for t in slots), key=lambda r: len(r["ids"]))
+        batches = [records[s * bs:(s + 1) * bs] for s in range(self.K)]
+        rng.shuffle(batches)
         return ctx, batches
 
     def batch(self, step):

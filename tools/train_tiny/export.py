@@ -39,9 +39,52 @@ def phases(history):
     return out
 
 
+def read_jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(l) for l in f]
+
+
+def ancestors(args):
+    """The runs this one started from, oldest first: a run whose --init_from is
+    another run's export directory (RUN/export) continues that run's weights."""
+    out = []
+    init = args.get("init_from")
+    while init:
+        run = os.path.dirname(os.path.abspath(init))
+        if not os.path.exists(os.path.join(run, "args.json")):
+            break
+        with open(os.path.join(run, "args.json")) as f:
+            a = json.load(f)
+        out.insert(0, (run, a, read_jsonl(os.path.join(run, "log.jsonl")),
+                       read_jsonl(os.path.join(run, "args_history.jsonl"))))
+        init = a.get("init_from")
+    return out
+
+
+def lineage_lines(chain):
+    """One row per earlier run of the lineage (weights carried by --init_from)."""
+    if not chain:
+        return []
+    lines = ["", "## Lineage (earlier runs whose weights this run continues)", "",
+             "| run | layers | steps | wall time | phases (tasks; lr; schedule) | last eval |", "|---|---|---|---|---|---|"]
+    for run, a, log, history in chain:
+        last = log[-1] if log else {}
+        evals = [r for r in log if "eval" in r]
+        ph = "; ".join(f"from {h['from_step']}: `{h['args']['tasks']}` lr {h['args']['lr']} `{h['args']['schedule']}`"
+                       for h in phases(history))
+        ev = ", ".join(f"{k} {v}" for k, v in evals[-1]["eval"].items()) if evals else "-"
+        lines.append(f"| {os.path.basename(run)} | {a['layers']} | {last.get('step')} | "
+                     f"{last.get('sec', 0) / 60:.1f} min | {ph} | {ev} |")
+    return lines
+
+
 def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
     last = log[-1] if log else {}
     evals = [r for r in log if "eval" in r]
+    chain = ancestors(args)
+    total_sec = last.get("sec", 0) + sum(l[-1].get("sec", 0) for _, _, l, _ in chain if l)
     lines = [
         "# kvlab tiny retrieval model", "",
         "Trained by `tools/train_tiny` (issue 9) on kvlab's own synthetic SCBench-style tasks, rendered "
@@ -57,7 +100,8 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
         f"answer loss + {args.get('first_weight', 0)} x first-answer-token loss + {args['lm_weight']} x LM loss; "
         f"seed {args['seed']}",
         f"* Steps: {last.get('step')}; wall time {last.get('sec', 0)/3600:.2f} h on {hardware()} "
-        f"with {args['threads']} thread(s), PyTorch {torch.__version__}", "",
+        f"with {args['threads']} thread(s), PyTorch {torch.__version__}"
+        + (f"; with the earlier runs it continues (Lineage below): {total_sec / 3600:.2f} h" if chain else ""), "",
         "## Learning curve (exact match, teacher-forced = greedy, PyTorch)", "",
         "| step | seconds | ctx | answer loss | eval |", "|---|---|---|---|---|",
     ]
@@ -74,6 +118,7 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
             lines.append(f"| {h['from_step']} | `{x['tasks']}`, {x.get('turns', 5)} turns{order} | {x['mr_frac']} | "
                          f"`{x['schedule']}` gate `{x.get('gate') or '-'}` | {x['lr']} | {x.get('first_weight', 0)} | "
                          f"{x.get('init_from') or '-'} |")
+    lines += lineage_lines(chain)
     if stages:
         lines += ["", "Curriculum stages reached (step: context tokens): "
                   + ", ".join(f"{s}: {c}" for s, c in stages) + "."]
@@ -91,17 +136,11 @@ def main():
     st = torch.load(os.path.join(a.run, "ckpt.pt"), map_location="cpu")
     with open(os.path.join(a.run, "args.json")) as f:
         args = json.load(f)
-    log = []
-    if os.path.exists(os.path.join(a.run, "log.jsonl")):
-        with open(os.path.join(a.run, "log.jsonl")) as f:
-            log = [json.loads(l) for l in f]
+    log = read_jsonl(os.path.join(a.run, "log.jsonl"))
     m = M.TinyLlama(st["config"])
     m.load_state_dict(st["model"])
     M.export(m, args["tokenizer"], a.out, torch.bfloat16 if a.bf16 else torch.float32)
-    history = []
-    if os.path.exists(os.path.join(a.run, "args_history.jsonl")):
-        with open(os.path.join(a.run, "args_history.jsonl")) as f:
-            history = [json.loads(l) for l in f]
+    history = read_jsonl(os.path.join(a.run, "args_history.jsonl"))
     with open(os.path.join(a.out, "README.md"), "w") as f:
         f.write(readme(a.run, st["config"], args, log, sum(p.numel() for p in m.parameters()), history,
                        st.get("stages"), a.status))

@@ -140,7 +140,10 @@ def export(model, tok_dir, out_dir, dtype=torch.float32):
         json.dump({"bos_token_id": 1, "do_sample": False, "eos_token_id": [5, 2],
                    "transformers_version": "4.44.0"}, f, indent=2, sort_keys=True)
     for name in ("tokenizer.json", "tokenizer_config.json"):
-        with open(os.path.join(tok_dir, name), "rb") as src, open(os.path.join(out_dir, name), "wb") as dst:
+        target = os.path.join(out_dir, name)
+        if os.path.exists(target) and os.path.samefile(os.path.join(tok_dir, name), target):
+            continue  # re-exporting over the model whose tokenizer trained it
+        with open(os.path.join(tok_dir, name), "rb") as src, open(target, "wb") as dst:
             dst.write(src.read())
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     if c.get("tie_word_embeddings"):

@@ -168,7 +168,8 @@ def main(argv=None):
     print(f"params {n_params/1e6:.2f}M device {device} threads {a.threads}", flush=True)
     if a.gate:
         gate_tasks, gate_thr = a.gate.split(":")[0].split(","), float(a.gate.split(":")[1])
-        stages = stages or [(0, schedule[0][1])]
+        # A schedule shortened on --resume drops the stages past its end.
+        stages = [st for st in stages or [] if st[1] in {c for _, c in schedule}] or [(0, schedule[0][1])]
     else:
         stages = schedule
     stream = data.Stream(a.synth, a.tokenizer, tasks, weights, a.seed, stages, a.tokens_per_batch, a.mr_frac,
