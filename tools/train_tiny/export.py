@@ -133,12 +133,10 @@ def main():
     ap.add_argument("--bf16", action="store_true")
     ap.add_argument("--status", default="", help="a paragraph on what the model can do so far (README)")
     a = ap.parse_args()
-    st = torch.load(os.path.join(a.run, "ckpt.pt"), map_location="cpu")
+    m, st = M.load_checkpoint(a.run)
     with open(os.path.join(a.run, "args.json")) as f:
         args = json.load(f)
     log = read_jsonl(os.path.join(a.run, "log.jsonl"))
-    m = M.TinyLlama(st["config"])
-    m.load_state_dict(st["model"])
     M.export(m, args["tokenizer"], a.out, torch.bfloat16 if a.bf16 else torch.float32)
     history = read_jsonl(os.path.join(a.run, "args_history.jsonl"))
     with open(os.path.join(a.out, "README.md"), "w") as f:

@@ -130,6 +130,14 @@ def load_exported(model_dir):
     return model
 
 
+def load_checkpoint(run):
+    """A training run's RUN/ckpt.pt as (TinyLlama with its weights, the checkpoint dict)."""
+    st = torch.load(os.path.join(run, "ckpt.pt"), map_location="cpu")
+    model = TinyLlama(st["config"])
+    model.load_state_dict(st["model"])
+    return model, st
+
+
 def export(model, tok_dir, out_dir, dtype=torch.float32):
     """Writes config.json, model.safetensors, tokenizer files, generation_config.json."""
     os.makedirs(out_dir, exist_ok=True)

@@ -6,7 +6,6 @@ learned a fixed-offset head copies only at the length it was trained on.
   /usr/bin/python3 tools/train_tiny/probe_copy.py --run /work/train-runs/r11
 """
 import argparse
-import os
 import random
 
 import torch
@@ -24,26 +23,11 @@ def main():
     ap.add_argument("--count", type=int, default=6, help="records per length")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    if a.model:
-        net = M.load_exported(a.model)
-        cfg = net.c
-    else:
-        st = torch.load(os.path.join(a.run, "ckpt.pt"), map_location="cpu")
-        cfg = st["config"]
-        net = M.TinyLlama(cfg)
-        net.load_state_dict(st["model"])
+    net = M.load_exported(a.model) if a.model else M.load_checkpoint(a.run)[0]
     net.eval()
     for n in (int(x) for x in a.lengths.split(",")):
-        ok = total = 0
-        records = data.copy_records(random.Random(n), a.count, 2 * n, cfg["vocab_size"], length=n)
-        for r in records:
-            ids = r["ids"]
-            b, e = r["answer_spans"][0]
-            with torch.no_grad():
-                pred = net(torch.tensor([ids]))[0, b - 1:e - 1].argmax(-1)
-            ok += int((pred == torch.tensor(ids[b:e])).sum())
-            total += e - b
-        print(f"copy length {n}: token accuracy {ok / total:.3f}")
+        records = data.copy_records(random.Random(n), a.count, 2 * n, net.c["vocab_size"], length=n)
+        print(f"copy length {n}: token accuracy {data.exact_match(net, records, 'cpu')[1]:.3f}")
 
 
 if __name__ == "__main__":

@@ -169,7 +169,7 @@ def main(argv=None):
     if a.gate:
         gate_tasks, gate_thr = a.gate.split(":")[0].split(","), float(a.gate.split(":")[1])
         # A schedule shortened on --resume drops the stages past its end.
-        stages = [st for st in stages or [] if st[1] in {c for _, c in schedule}] or [(0, schedule[0][1])]
+        stages = [(at, c) for at, c in stages or [] if c in {x for _, x in schedule}] or [(0, schedule[0][1])]
     else:
         stages = schedule
     stream = data.Stream(a.synth, a.tokenizer, tasks, weights, a.seed, stages, a.tokens_per_batch, a.mr_frac,
