@@ -141,27 +141,19 @@ TEST(KvlabE2eTest, KilledRunResumesWhereItStopped) {
   EXPECT_EQ(lines, 64);
 }
 
-// Mean full-KV score per task; the shipped model measured 1.00 on passkey and 0.80 on kv with the job
-// below (seed 11), the random-weights fixture 0 on both.
-const std::map<std::string, double> kMinFullAccuracy = {{"passkey", 0.9}, {"kv", 0.6}};
-
-// Issue 9: `kvlab run` without --model uses the shipped trained model, and with full KV it really
-// retrieves at 1K tokens. A random-weights model (the fixtures) scores 0 on both tasks: it never
-// emits a 5-digit passkey or a 36-character UUID from the context.
-TEST(KvlabE2eTest, DefaultModelRetrievesAtOneThousandTokens) {
+// Runs `kvlab run` without --model (so on the shipped default model) on `tasks` (JSON task list)
+// with full KV and dense prefill in both modes; returns the mean score and answer count per task.
+std::map<std::string, std::pair<double, int>> DefaultModelFullScores(const std::string& tasks) {
   testing::TempDir tmp;
-  const char job[] = R"({"name": "quality", "seed": 11, "tasks": [
-    {"task": "passkey", "sessions": 4, "turns": 5, "context_tokens": 1024},
-    {"task": "kv", "sessions": 4, "turns": 5, "context_tokens": 1024}],
-    "methods": ["prefill=dense;kv=full"], "modes": ["multi_turn", "multi_request"]})";
-  testing::WriteFile(tmp.Join("job.json"), job);
+  testing::WriteFile(tmp.Join("job.json"), R"({"name": "quality", "seed": 11, "tasks": )" + tasks +
+                                               R"(, "methods": ["prefill=dense;kv=full"],
+    "modes": ["multi_turn", "multi_request"]})");
   ::unsetenv("KVLAB_MODEL");
   const std::string kvlab = std::string(KVLAB_TOOLS_DIR) + "/kvlab";
-  ASSERT_EQ(RunToEnd({kvlab, "run", "--job=" + tmp.Join("job.json"), "--output_dir=" + tmp.Join("out")},
-                     tmp.Join("run.log")),
-            0)
-      << testing::ReadFile(tmp.Join("run.log"));
-  std::map<std::string, std::pair<double, int>> by_task;  // score sum, count
+  const int rc = RunToEnd({kvlab, "run", "--job=" + tmp.Join("job.json"), "--output_dir=" + tmp.Join("out")},
+                          tmp.Join("run.log"));
+  EXPECT_EQ(rc, 0) << testing::ReadFile(tmp.Join("run.log"));
+  std::map<std::string, std::pair<double, int>> by_task;  // score sum, then mean; count
   std::ifstream in(tmp.Join("out") + "/results.jsonl");
   for (std::string line; std::getline(in, line);) {
     auto r = nlohmann::json::parse(line);
@@ -169,11 +161,36 @@ TEST(KvlabE2eTest, DefaultModelRetrievesAtOneThousandTokens) {
     sum += r["score"].get<double>();
     ++n;
   }
-  ASSERT_EQ(by_task.size(), 2u);
-  for (const auto& [task, acc] : by_task) {
+  for (auto& [task, acc] : by_task) acc.first /= acc.second;
+  return by_task;
+}
+
+// Issue 9: `kvlab run` without --model uses the shipped trained model, and with full KV it really
+// retrieves at 1K tokens. A random-weights model (the fixtures) scores 0 on both tasks: it never
+// emits a 5-digit passkey or a 36-character UUID from the context. The thresholds sit below what
+// the shipped model measured with these jobs (seed 11): passkey 1.00, kv 0.93.
+TEST(KvlabE2eTest, DefaultModelRetrievesAtOneThousandTokens) {
+  const std::map<std::string, double> min_mean = {{"passkey", 0.9}, {"kv", 0.75}};
+  auto scores = DefaultModelFullScores(R"([
+    {"task": "passkey", "sessions": 4, "turns": 5, "context_tokens": 1024},
+    {"task": "kv", "sessions": 4, "turns": 5, "context_tokens": 1024}])");
+  ASSERT_EQ(scores.size(), 2u);
+  for (const auto& [task, acc] : scores) {
     EXPECT_EQ(acc.second, 4 * 5 * 2) << task;
-    EXPECT_GE(acc.first / acc.second, kMinFullAccuracy.at(task)) << task << ": mean full-KV score";
+    EXPECT_GE(acc.first, min_mean.at(task)) << task << ": mean full-KV score";
   }
+}
+
+// A model trained mostly at its longest length can retrieve only there: the step-2500 model scored
+// kv 0.87 at 1024 tokens and 0 at 512 and 320 (it copied values of the wrong pairs). The shipped
+// model is trained with half its steps at shorter lengths, and must retrieve there too (it
+// measured 0.95 with this job; the step-2500 model 0).
+TEST(KvlabE2eTest, DefaultModelRetrievesAtShorterContexts) {
+  auto scores = DefaultModelFullScores(R"([
+    {"task": "kv", "sessions": 4, "turns": 5, "context_tokens": 512}])");
+  ASSERT_EQ(scores.size(), 1u);
+  EXPECT_EQ(scores["kv"].second, 4 * 5 * 2);
+  EXPECT_GE(scores["kv"].first, 0.6) << "kv at 512 tokens: mean full-KV score";
 }
 
 }  // namespace

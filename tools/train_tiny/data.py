@@ -92,6 +92,17 @@ def recall_records(rng, count, ctx, vocab, first_id=6):
 ANSWER_GAP = (5, 3, 333, 4, 278)
 
 
+def recall_layout(rng, ctx, vocab, first_id, pair_tokens):
+    """One record's draw for grecall / rrecall: disjoint key and value
+    alphabets of 64 tokens, 2 context-gap tokens, the context gap c = 0..2,
+    the answer-gap prefix q = 0..5, and a pair count that fits in ctx (a pair
+    and its question take about c + q + pair_tokens tokens)."""
+    tokens = rng.sample([t for t in range(first_id, vocab) if t not in ANSWER_GAP], 130)
+    gc, gq = rng.randint(0, 2), rng.randint(0, len(ANSWER_GAP))
+    n = rng.randint(4, max(4, min(40, ctx // (gc + gq + pair_tokens))))
+    return tokens[:64], tokens[64:128], tokens[128:130], gc, gq, n
+
+
 def gap_recall_records(rng, count, ctx, vocab, first_id=6):
     """Task "grecall" (associative recall, graded gaps, dense): BOS, pairs
     "k g1..gc v ," (a context gap of c = 0..2 fixed tokens between key and
@@ -103,10 +114,7 @@ def gap_recall_records(rng, count, ctx, vocab, first_id=6):
     recent token of this kind"), a disjoint value alphabet, 1-token keys."""
     out = []
     for _ in range(count):
-        tokens = rng.sample([t for t in range(first_id, vocab) if t not in ANSWER_GAP], 130)
-        key_alphabet, value_alphabet, context_gap = tokens[:64], tokens[64:128], tokens[128:130]
-        gc, gq = rng.randint(0, 2), rng.randint(0, len(ANSWER_GAP))
-        n = rng.randint(4, max(4, min(40, ctx // (gc + gq + 6))))
+        key_alphabet, value_alphabet, context_gap, gc, gq, n = recall_layout(rng, ctx, vocab, first_id, 6)
         keys = rng.sample(key_alphabet, n)
         vals = [rng.choice(value_alphabet) for _ in keys]
         ids = [1]
@@ -118,6 +126,37 @@ def gap_recall_records(rng, count, ctx, vocab, first_id=6):
             spans.append([len(ids), len(ids) + 2])
             ids += [vals[q], 5]
         out.append({"ids": ids, "answer_spans": spans, "mode": "grecall", "turn": -1})
+    return out
+
+
+def distinct_strings(rng, alphabet, n):
+    """n distinct token tuples of 1 or 2 tokens (the length drawn per record)."""
+    length, out = rng.choice((1, 2)), set()
+    while len(out) < n:
+        out.add(tuple(rng.choice(alphabet) for _ in range(length)))
+    return sorted(out, key=lambda _: rng.random())
+
+
+def reverse_recall_records(rng, count, ctx, vocab, first_id=6):
+    """Task "rrecall": grecall asked the other way round. Pairs "k g1..gc v ,"
+    (c = 0..2), then every value asked once as "v" + the first q = 0..5 tokens
+    of the answer gap, answered by "k <|eot_id|>". It is vt's first hop: "VAR
+    RFPNG = 54622." asked "which variables are assigned 54622" names what comes
+    before the value, which induction (copying what follows a match) does not
+    give. Keys and values of 1 or 2 tokens from disjoint alphabets."""
+    out = []
+    for _ in range(count):
+        key_alphabet, value_alphabet, context_gap, gc, gq, n = recall_layout(rng, ctx, vocab, first_id, 8)
+        keys, vals = distinct_strings(rng, key_alphabet, n), distinct_strings(rng, value_alphabet, n)
+        ids = [1]
+        for k, v in zip(keys, vals):
+            ids += list(k) + context_gap[:gc] + list(v) + [first_id]
+        spans = []
+        for q in rng.sample(range(n), n):
+            ids += list(vals[q]) + list(ANSWER_GAP[:gq])
+            spans.append([len(ids), len(ids) + len(keys[q]) + 1])
+            ids += list(keys[q]) + [5]
+        out.append({"ids": ids, "answer_spans": spans, "mode": "rrecall", "turn": -1})
     return out
 
 
@@ -211,7 +250,8 @@ def collate(records, lm=False):
 
 
 # Python-only warm-up tasks (no prompt format).
-SYNTHETIC = {"copy": copy_records, "mcopy": multi_copy_records, "recall": recall_records, "grecall": gap_recall_records}
+SYNTHETIC = {"copy": copy_records, "mcopy": multi_copy_records, "recall": recall_records, "grecall": gap_recall_records,
+             "rrecall": reverse_recall_records}
 
 
 def eval_set(binary, tok_dir, tasks, seed, count, ctx, vocab=1024):

@@ -94,7 +94,8 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
         f"{cfg['num_attention_heads']} heads x {cfg['head_dim']} (kv heads {cfg['num_key_value_heads']}), "
         f"ffn {cfg['intermediate_size']}, vocab {cfg['vocab_size']} (byte-level BPE trained by the recipe), "
         f"rope_theta {cfg['rope_theta']}",
-        f"* Data mix (task:weight): `{args['tasks']}`; multi-request share {args['mr_frac']}",
+        f"* Data mix (task:weight): `{args['tasks']}`; multi-request share {args['mr_frac']}; "
+        f"share of steps at a shorter curriculum length {args.get('review', 0.25)}",
         f"* Curriculum (step:context tokens): `{args['schedule']}`; tokens per batch {args['tokens_per_batch']}",
         f"* Optimizer: AdamW lr {args['lr']} (warmup {args['warmup']}, cosine to 10%), wd {args['wd']}, "
         f"answer loss + {args.get('first_weight', 0)} x first-answer-token loss + {args['lm_weight']} x LM loss; "
@@ -110,13 +111,13 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
                      + ", ".join(f"{k} {v}" for k, v in r["eval"].items()) + " |")
     if history:
         lines += ["", "## Phases (the command's flags changed at these steps)", "",
-                  "| from step | tasks | mr share | schedule / gate | lr | first-token weight | init |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| from step | tasks | mr share | shorter-length share | schedule / gate | lr | first-token weight | init |",
+                  "|---|---|---|---|---|---|---|---|"]
         for h in phases(history):
             x = h["args"]
             order = " in order" if x.get("ordered") else ""
             lines.append(f"| {h['from_step']} | `{x['tasks']}`, {x.get('turns', 5)} turns{order} | {x['mr_frac']} | "
-                         f"`{x['schedule']}` gate `{x.get('gate') or '-'}` | {x['lr']} | {x.get('first_weight', 0)} | "
+                         f"{x.get('review', 0.25)} | `{x['schedule']}` gate `{x.get('gate') or '-'}` | {x['lr']} | {x.get('first_weight', 0)} | "
                          f"{x.get('init_from') or '-'} |")
     lines += lineage_lines(chain)
     if stages:
