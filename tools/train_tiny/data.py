@@ -6,6 +6,10 @@ import subprocess
 
 import torch
 
+# Share of step chunks trained at an earlier (shorter) curriculum length, the
+# default of Stream and train.py --review; runs from before the flag used it.
+DEFAULT_REVIEW = 0.25
+
 # Shortest context each generator accepts with 5 turns (1024-token BPE);
 # shorter curriculum stages use this length for the task.
 MIN_CTX = {"prefix_suffix": 448, "kv": 320, "vt": 288}
@@ -181,7 +185,7 @@ class Stream:
     (seed, step, schedule) and resuming reproduces the same data."""
 
     def __init__(self, binary, tok_dir, tasks, weights, seed, schedule, tokens_per_batch, mr_frac,
-                 chunk_steps=50, review=0.25, turns=5, ordered=False):
+                 chunk_steps=50, review=DEFAULT_REVIEW, turns=5, ordered=False):
         self.binary, self.tok_dir, self.tasks, self.weights = binary, tok_dir, tasks, weights
         self.seed, self.schedule, self.tpb, self.mr_frac = seed, schedule, tokens_per_batch, mr_frac
         self.K, self.review, self.turns, self.ordered = chunk_steps, review, turns, ordered

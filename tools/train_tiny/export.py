@@ -13,6 +13,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
 import model as M  # noqa: E402
 
 
@@ -46,6 +47,12 @@ def read_jsonl(path):
         return [json.loads(l) for l in f]
 
 
+def read_args(run):
+    """The flags a training run was last started with (RUN/args.json)."""
+    with open(os.path.join(run, "args.json")) as f:
+        return json.load(f)
+
+
 def ancestors(args):
     """The runs this one started from, oldest first: a run whose --init_from is
     another run's export directory (RUN/export) continues that run's weights."""
@@ -55,8 +62,7 @@ def ancestors(args):
         run = os.path.dirname(os.path.abspath(init))
         if not os.path.exists(os.path.join(run, "args.json")):
             break
-        with open(os.path.join(run, "args.json")) as f:
-            a = json.load(f)
+        a = read_args(run)
         out.insert(0, (run, a, read_jsonl(os.path.join(run, "log.jsonl")),
                        read_jsonl(os.path.join(run, "args_history.jsonl"))))
         init = a.get("init_from")
@@ -95,7 +101,7 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
         f"ffn {cfg['intermediate_size']}, vocab {cfg['vocab_size']} (byte-level BPE trained by the recipe), "
         f"rope_theta {cfg['rope_theta']}",
         f"* Data mix (task:weight): `{args['tasks']}`; multi-request share {args['mr_frac']}; "
-        f"share of steps at a shorter curriculum length {args.get('review', 0.25)}",
+        f"share of steps at a shorter curriculum length {args.get('review', data.DEFAULT_REVIEW)}",
         f"* Curriculum (step:context tokens): `{args['schedule']}`; tokens per batch {args['tokens_per_batch']}",
         f"* Optimizer: AdamW lr {args['lr']} (warmup {args['warmup']}, cosine to 10%), wd {args['wd']}, "
         f"answer loss + {args.get('first_weight', 0)} x first-answer-token loss + {args['lm_weight']} x LM loss; "
@@ -117,7 +123,7 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
             x = h["args"]
             order = " in order" if x.get("ordered") else ""
             lines.append(f"| {h['from_step']} | `{x['tasks']}`, {x.get('turns', 5)} turns{order} | {x['mr_frac']} | "
-                         f"{x.get('review', 0.25)} | `{x['schedule']}` gate `{x.get('gate') or '-'}` | {x['lr']} | {x.get('first_weight', 0)} | "
+                         f"{x.get('review', data.DEFAULT_REVIEW)} | `{x['schedule']}` gate `{x.get('gate') or '-'}` | {x['lr']} | {x.get('first_weight', 0)} | "
                          f"{x.get('init_from') or '-'} |")
     lines += lineage_lines(chain)
     if stages:
@@ -135,8 +141,7 @@ def main():
     ap.add_argument("--status", default="", help="a paragraph on what the model can do so far (README)")
     a = ap.parse_args()
     m, st = M.load_checkpoint(a.run)
-    with open(os.path.join(a.run, "args.json")) as f:
-        args = json.load(f)
+    args = read_args(a.run)
     log = read_jsonl(os.path.join(a.run, "log.jsonl"))
     M.export(m, args["tokenizer"], a.out, torch.bfloat16 if a.bf16 else torch.float32)
     history = read_jsonl(os.path.join(a.run, "args_history.jsonl"))

@@ -7,8 +7,8 @@ Loss: cross-entropy on the answer tokens (gold answer + end-of-turn) plus
 --lm_weight times the loss on all other tokens. Curriculum: --schedule
 "step:ctx,..." raises the context length (and so the number of kv pairs,
 passkeys, strings...) over time; a chunk of steps reviews an earlier length
-with probability 0.25. Eval: exact match (teacher-forced argmax of every answer
-token == greedy decode) per task, logged to RUN/log.jsonl. Checkpoint:
+with probability --review (default 0.25). Eval: exact match (teacher-forced
+argmax of every answer token == greedy decode) per task, logged to RUN/log.jsonl. Checkpoint:
 RUN/ckpt.pt every --ckpt_every steps; --resume continues bit-for-bit on the same
 hardware. Uses CUDA when available.
 """
@@ -38,7 +38,7 @@ def parse_args(argv=None):
     ap.add_argument("--schedule", default="0:320,1500:512,3000:768,4500:1024")
     ap.add_argument("--tokens_per_batch", type=int, default=4096)
     ap.add_argument("--mr_frac", type=float, default=0.2, help="share of multi-request records")
-    ap.add_argument("--review", type=float, default=0.25,
+    ap.add_argument("--review", type=float, default=data.DEFAULT_REVIEW,
                     help="share of step chunks trained at an earlier (shorter) curriculum length; too little "
                          "and the model retrieves only at the last length (r14 at 0.25: kv 87%% at 1024, 0 at 512)")
     ap.add_argument("--turns", type=int, default=5,
