@@ -18,8 +18,9 @@ namespace kvlab {
 // already set (by the user or by an earlier call) or KVLAB_HUGE_PAGES=0,
 // re-executes this program (/proc/self/exe, same argv and pid) with
 // glibc.malloc.hugetlb=1 added to GLIBC_TUNABLES. Then (in the program that
-// goes on) blocks under 32 MiB come from the heap and the heap top is trimmed
-// only beyond 1 GiB free.
+// goes on) blocks under 32 MiB come from the heap, the heap top is trimmed
+// only beyond 1 GiB free, and the heaps of per-thread arenas are kept when
+// they empty (a 64 MiB top pad) instead of being unmapped.
 void SetUpLargeBufferHeap(char** argv);
 
 }  // namespace kvlab
