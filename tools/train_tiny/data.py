@@ -191,6 +191,7 @@ class Stream:
         self.K, self.review, self.turns, self.ordered = chunk_steps, review, turns, ordered
         self.chunk, self.batches = None, None
         self.vocab = 1024  # set by the trainer; used by the copy task
+        self.openers = frozenset()  # set by the trainer: collate's openers
 
     def ctx_at(self, step):
         ctx = self.schedule[0][1]
@@ -230,13 +231,14 @@ class Stream:
         if self.chunk != c:
             self.chunk = c
             self.ctx, self.batches = self._make_chunk(c)
-        return self.ctx, collate(self.batches[step % self.K])
+        return self.ctx, collate(self.batches[step % self.K], openers=self.openers)
 
 
-def collate(records, lm=False):
+def collate(records, lm=False, openers=frozenset()):
     """-> ids [B, T], targets [B, T], masks [B, T]: answer tokens, first
-    answer tokens (the ones only a lookup in the context can predict), real
-    (not padding)."""
+    answer tokens (the ones only a lookup in the context can predict; with
+    `openers`, also every answer token that follows one of those ids, as each
+    name after "['" or ", '" in vt's list answers), real (not padding)."""
     T = max(len(r["ids"]) for r in records)
     ids = torch.zeros(len(records), T, dtype=torch.long)
     ans = torch.zeros(len(records), T, dtype=torch.bool)
@@ -248,6 +250,9 @@ def collate(records, lm=False):
         for b, e in r["answer_spans"]:
             ans[i, b:e] = True
             first[i, b] = True
+            for p in range(b + 1, e):
+                if r["ids"][p - 1] in openers:
+                    first[i, p] = True
     # position t predicts token t+1
     return {"ids": ids[:, :-1], "targets": ids[:, 1:], "answer": ans[:, 1:], "first": first[:, 1:],
             "real": real[:, 1:]}

@@ -55,6 +55,9 @@ def parse_args(argv=None):
     ap.add_argument("--first_weight", type=float, default=0.0,
                     help="extra loss weight on each answer's first token (mean over them), the token that "
                          "needs the lookup; the rest of a UUID or number can follow by induction")
+    ap.add_argument("--first_after", default="",
+                    help="comma-separated tokenizer tokens (e.g. \"['\",\"\u0120'\" for vt's name lists): answer "
+                         "tokens right after one of them also get the --first_weight loss")
     ap.add_argument("--d_model", type=int, default=128)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
@@ -88,6 +91,18 @@ def gate_key(task, ctx):
     if task.endswith("_tok"):
         return f"{task[:-4]}@{ctx}_tok"
     return f"{task}@{ctx}"
+
+
+def opener_ids(tok_dir, tokens):
+    """Ids of the comma-separated tokens in TOK_DIR/tokenizer.json's vocabulary."""
+    if not tokens:
+        return frozenset()
+    with open(os.path.join(tok_dir, "tokenizer.json"), encoding="utf-8") as f:
+        vocab = json.load(f)["model"]["vocab"]
+    missing = [t for t in tokens.split(",") if t not in vocab]
+    if missing:
+        raise SystemExit(f"--first_after: not in the tokenizer's vocabulary: {missing}")
+    return frozenset(vocab[t] for t in tokens.split(","))
 
 
 def lr_at(a, step):
@@ -178,6 +193,7 @@ def main(argv=None):
     stream = data.Stream(a.synth, a.tokenizer, tasks, weights, a.seed, stages, a.tokens_per_batch, a.mr_frac,
                          review=a.review, turns=a.turns, ordered=a.ordered)
     stream.vocab = vocab
+    stream.openers = opener_ids(a.tokenizer, a.first_after)
     eval_ctx = ([int(c) for c in a.eval_ctx.split(",")] if a.eval_ctx
                 else sorted({schedule[0][1], schedule[-1][1]}))
     eval_cache = {}
