@@ -57,14 +57,11 @@ def main():
     eos = {5, 2}
     bad = 0
     for task in a.tasks.split(","):
-        recs = [x for x in data.synth(synth, a.model, task, 3, 2000000, a.count, a.ctx, "multi_request")
+        # one kvlab-synth call gives both the ids PyTorch is fed and the text kvlab-generate is given
+        recs = [x for x in data.synth(synth, a.model, task, 3, 2000000, a.count, a.ctx, "multi_request", text=True)
                 if x["turn"] == 0]
-        cmd = [synth, f"--tokenizer={a.model}", f"--task={task}", "--seed=3", "--start_index=2000000",
-               f"--count={a.count}", f"--context_tokens={a.ctx}", "--mode=multi_request"]
-        texts = [json.loads(l) for l in subprocess.run(cmd, check=True, capture_output=True, text=True)
-                 .stdout.splitlines()]
-        texts = [x for x in texts if x["turn"] == 0]
-        for rec, tx in zip(recs, texts):
+        for rec in recs:
+            tx = rec
             start = rec["answer_spans"][0][0]
             prompt_ids = rec["ids"][:start]
             a_ref = greedy(lambda ids: r.forward(ids), prompt_ids, eos)

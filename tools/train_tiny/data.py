@@ -15,13 +15,14 @@ DEFAULT_REVIEW = 0.25
 MIN_CTX = {"prefix_suffix": 448, "kv": 320, "vt": 288}
 
 
-def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both", turns=5, ordered=False):
-    """Runs kvlab-synth; returns its records (ids + answer_spans). ordered:
-    targets asked front to back (curriculum; the evaluator shuffles)."""
+def synth(binary, tok_dir, task, seed, start, count, ctx, mode="both", turns=5, ordered=False, text=False):
+    """Runs kvlab-synth; returns its records (ids + answer_spans, and with
+    text the rendered text + answer_chars too). ordered: targets asked front
+    to back (curriculum; the evaluator shuffles)."""
     ctx = max(ctx, MIN_CTX.get(task, 0))
     cmd = [binary, f"--tokenizer={tok_dir}", f"--task={task}", f"--seed={seed}", f"--start_index={start}",
            f"--count={count}", f"--context_tokens={ctx}", f"--mode={mode}", f"--turns={turns}",
-           f"--ordered_questions={str(ordered).lower()}", "--text=false"]
+           f"--ordered_questions={str(ordered).lower()}", f"--text={str(text).lower()}"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines()]
 

@@ -55,22 +55,25 @@ def read_args(run):
 
 def ancestors(args):
     """The runs this one started from, oldest first: a run whose --init_from is
-    another run's export directory (RUN/export) continues that run's weights."""
+    another run's export directory (RUN/export) continues that run's weights.
+    Returns (runs, root): root is the --init_from of the oldest run when it is
+    not a run kept here (e.g. a shipped model directory), else None."""
     out = []
     init = args.get("init_from")
     while init:
         run = os.path.dirname(os.path.abspath(init))
         if not os.path.exists(os.path.join(run, "args.json")):
-            break
+            return out, init
         a = read_args(run)
         out.insert(0, (run, a, read_jsonl(os.path.join(run, "log.jsonl")),
                        read_jsonl(os.path.join(run, "args_history.jsonl"))))
         init = a.get("init_from")
-    return out
+    return out, None
 
 
-def lineage_lines(chain):
-    """One row per earlier run of the lineage (weights carried by --init_from)."""
+def lineage_lines(chain, root):
+    """One row per earlier run of the lineage (weights carried by --init_from),
+    and a sentence naming the model directory the oldest one started from."""
     if not chain:
         return []
     lines = ["", "## Lineage (earlier runs whose weights this run continues)", "",
@@ -83,13 +86,16 @@ def lineage_lines(chain):
         ev = ", ".join(f"{k} {v}" for k, v in evals[-1]["eval"].items()) if evals else "-"
         lines.append(f"| {os.path.basename(run)} | {a['layers']} | {last.get('step')} | "
                      f"{last.get('sec', 0) / 60:.1f} min | {ph} | {ev} |")
+    if root:
+        lines += ["", f"{os.path.basename(chain[0][0])} started from the model directory `{root}`, not made by a "
+                      "run kept here: its training and wall time are not in this table (see the status paragraph)."]
     return lines
 
 
 def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
     last = log[-1] if log else {}
     evals = [r for r in log if "eval" in r]
-    chain = ancestors(args)
+    chain, root = ancestors(args)
     total_sec = last.get("sec", 0) + sum(l[-1].get("sec", 0) for _, _, l, _ in chain if l)
     lines = [
         "# kvlab tiny retrieval model", "",
@@ -108,7 +114,8 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
         f"seed {args['seed']}",
         f"* Steps: {last.get('step')}; wall time {last.get('sec', 0)/3600:.2f} h on {hardware()} "
         f"with {args['threads']} thread(s), PyTorch {torch.__version__}"
-        + (f"; with the earlier runs it continues (Lineage below): {total_sec / 3600:.2f} h" if chain else ""), "",
+        + (f"; with the earlier runs it continues (Lineage below): {total_sec / 3600:.2f} h"
+           + (" (not counting the model the oldest started from)" if root else "") if chain else ""), "",
         "## Learning curve (exact match, teacher-forced = greedy, PyTorch)", "",
         "| step | seconds | ctx | answer loss | eval |", "|---|---|---|---|---|",
     ]
@@ -125,7 +132,7 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
             lines.append(f"| {h['from_step']} | `{x['tasks']}`, {x.get('turns', 5)} turns{order} | {x['mr_frac']} | "
                          f"{x.get('review', data.DEFAULT_REVIEW)} | `{x['schedule']}` gate `{x.get('gate') or '-'}` | {x['lr']} | {x.get('first_weight', 0)} | "
                          f"{x.get('init_from') or '-'} |")
-    lines += lineage_lines(chain)
+    lines += lineage_lines(chain, root)
     if stages:
         lines += ["", "Curriculum stages reached (step: context tokens): "
                   + ", ".join(f"{s}: {c}" for s, c in stages) + "."]
