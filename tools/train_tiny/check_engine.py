@@ -19,6 +19,7 @@ import data  # noqa: E402
 import model as M  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+import make_fixture_tokenizer as fx  # noqa: E402
 import reference_model as ref  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -55,27 +56,26 @@ def main():
     tiny = M.load_exported(a.model)
     tiny.eval()
     eos = {5, 2}
+    # decodes the PyTorch answer with the model's byte-level tokenizer, to compare with kvlab-generate's text
+    with open(os.path.join(a.model, "tokenizer.json")) as f:
+        vocab = {i: t for t, i in json.load(f)["model"]["vocab"].items()}
+    u2b = {u: b for b, u in fx.bytes_to_unicode().items()}
     bad = 0
     for task in a.tasks.split(","):
         # one kvlab-synth call gives both the ids PyTorch is fed and the text kvlab-generate is given
         recs = [x for x in data.synth(synth, a.model, task, 3, 2000000, a.count, a.ctx, "multi_request", text=True)
                 if x["turn"] == 0]
         for rec in recs:
-            tx = rec
             start = rec["answer_spans"][0][0]
             prompt_ids = rec["ids"][:start]
             a_ref = greedy(lambda ids: r.forward(ids), prompt_ids, eos)
             a_tiny = greedy(lambda ids: tiny(torch.tensor([ids]))[0], prompt_ids, eos)
-            body = tx["text"][tx["text"].index(USER) + len(USER):tx["text"].index("<|eot_id|>")]
+            body = rec["text"][rec["text"].index(USER) + len(USER):rec["text"].index("<|eot_id|>")]
             cpp = subprocess.run([gen, f"--model={a.model}", f"--prompt={body}", "--chat", "--max_new_tokens=40"],
                                  check=True, capture_output=True, text=True)
             cpp_text = cpp.stdout.rstrip("\n")
-            # decode the PyTorch answer with the same tokenizer through kvlab-synth's text (byte-level)
-            vocab = {i: t for t, i in json.load(open(os.path.join(a.model, "tokenizer.json")))["model"]["vocab"].items()}
-            import make_fixture_tokenizer as fx
-            u2b = {u: b for b, u in fx.bytes_to_unicode().items()}
             py_text = bytes(u2b[c] for i in a_tiny for c in vocab[i]).decode("utf-8", "replace")
-            gold = tx["text"][tx["answer_chars"][0][0]:tx["answer_chars"][0][1]].replace("<|eot_id|>", "")
+            gold = rec["text"][rec["answer_chars"][0][0]:rec["answer_chars"][0][1]].replace("<|eot_id|>", "")
             ok = a_ref == a_tiny and py_text == cpp_text
             bad += not ok
             print(json.dumps({"task": task, "prompt_tokens": len(prompt_ids), "gold": gold, "pytorch": py_text,

@@ -97,6 +97,11 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
     evals = [r for r in log if "eval" in r]
     chain, root = ancestors(args)
     total_sec = last.get("sec", 0) + sum(l[-1].get("sec", 0) for _, _, l, _ in chain if l)
+    total = ""
+    if chain:
+        total = f"; with the earlier runs it continues (Lineage below): {total_sec / 3600:.2f} h"
+        if root:
+            total += " (not counting the model the oldest started from)"
     lines = [
         "# kvlab tiny retrieval model", "",
         "Trained by `tools/train_tiny` (issue 9) on kvlab's own synthetic SCBench-style tasks, rendered "
@@ -114,8 +119,7 @@ def readme(run, cfg, args, log, n_params, history=(), stages=None, status=""):
         f"seed {args['seed']}",
         f"* Steps: {last.get('step')}; wall time {last.get('sec', 0)/3600:.2f} h on {hardware()} "
         f"with {args['threads']} thread(s), PyTorch {torch.__version__}"
-        + (f"; with the earlier runs it continues (Lineage below): {total_sec / 3600:.2f} h"
-           + (" (not counting the model the oldest started from)" if root else "") if chain else ""), "",
+        + total, "",
         "## Learning curve (exact match, teacher-forced = greedy, PyTorch)", "",
         "| step | seconds | ctx | answer loss | eval |", "|---|---|---|---|---|",
     ]
