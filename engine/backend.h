@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,8 +20,8 @@ namespace kvlab {
 
 // One attention call: the newest `n` rows of a layer's KV cache are the keys
 // and values of the `n` queries, which attend causally to every earlier row.
-// Shapes: q, out [n, num_heads, head_dim]; k, v [num_kv_heads, capacity,
-// head_dim]. kv_len[h] is KV head h's number of valid rows (including the n
+// Shapes: q, out [n, num_heads, head_dim] (f32); k, v [num_kv_heads, capacity,
+// head_dim] in the backend's kv_dtype(). kv_len[h] is KV head h's number of valid rows (including the n
 // new ones); heads may differ in length once a cache has been compressed.
 struct AttentionStats {
   // Query-key pairs computed (summed over query heads), exactly as masked.
@@ -78,7 +79,16 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual Device device() const = 0;
+  // "cpu", "cuda:0", ...
   virtual std::string name() const = 0;
+  // The element type KV caches are kept in on this backend: WriteKv,
+  // CopyKvRows and Attention take K/V caches of this type.
+  virtual DType kv_dtype() const = 0;
+  // The element type weight matrices (embedding table, projections, LM head)
+  // are held in when the checkpoint stores them as `stored`: Embed and Linear
+  // take tables/weights of this type. Vectors (norms, biases) and
+  // activations are always f32.
+  virtual DType MatrixDType(DType stored) const = 0;
 
   // Allocates an uninitialized tensor. RESOURCE_EXHAUSTED when out of memory.
   virtual absl::StatusOr<Tensor> Allocate(DType dtype, std::vector<int64_t> shape) = 0;
@@ -89,11 +99,14 @@ class Backend {
   // Waits for pending ops; returns the first failure since the last call.
   virtual absl::Status Synchronize() = 0;
 
-  // out[i, :] = table[ids[i], :]. table [vocab, hidden], out [n, hidden].
+  // out[i, :] = table[ids[i], :]. table [vocab, hidden] (MatrixDType), out
+  // [n, hidden] f32. Ids must be in range (checked).
   virtual void Embed(const Tensor& table, std::span<const int32_t> ids, const Tensor& out) = 0;
   // out = x * rsqrt(mean(x^2) + eps) * weight, per row. x, out [n, d].
   virtual void RmsNorm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) = 0;
-  // out = x @ w^T (+ bias). x [n, in], w [out, in], bias [out] or undefined.
+  // out = x @ w^T (+ bias). x [n, in] f32, w [out, in] (MatrixDType), bias
+  // [out] f32 or undefined, out [n, out] f32. Products of 16-bit weights
+  // accumulate in f32.
   virtual void Linear(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out) = 0;
   // Fills table [n, head_dim/2, 2] with (cos, sin) of positions[i] * inv_freq[j],
   // computed in f32 as the Hugging Face implementation does.
@@ -105,8 +118,12 @@ class Backend {
   virtual void SwiGlu(const Tensor& gate, const Tensor& up, const Tensor& out) = 0;
   // x += y, elementwise.
   virtual void AddInPlace(const Tensor& x, const Tensor& y) = 0;
-  // Writes src [n, num_kv_heads, head_dim] into cache [num_kv_heads, capacity,
-  // head_dim] at rows row_begin[h] .. row_begin[h] + n - 1 of each head h.
+  // x += y, then out = RmsNorm(x) (one fused pass where the backend can).
+  // out may alias y.
+  virtual void AddRmsNorm(const Tensor& x, const Tensor& y, const Tensor& weight, float eps, const Tensor& out) = 0;
+  // Writes src [n, num_kv_heads, head_dim] (f32) into cache [num_kv_heads,
+  // capacity, head_dim] (kv_dtype, rounded to nearest even) at rows
+  // row_begin[h] .. row_begin[h] + n - 1 of each head h.
   virtual void WriteKv(const Tensor& src, const Tensor& cache, std::span<const int64_t> row_begin) = 0;
   // Copies rows [0, rows) of every head from one cache tensor to another of
   // larger capacity (used when a cache grows).
@@ -117,8 +134,19 @@ class Backend {
   virtual void Attention(const AttentionArgs& args) = 0;
 };
 
-// The CPU backend (f32, BLAS GEMMs, all cores).
-std::unique_ptr<Backend> NewCpuBackend();
+// The CPU backend (f32 compute and KV, BLAS GEMMs, all cores). Weight
+// matrices are held in `weights` (f32, or bf16/f16 to halve their memory:
+// Linear widens blocks of rows to f32 just before multiplying them).
+std::unique_ptr<Backend> NewCpuBackend(DType weights = DType::kF32);
+
+// A backend by name: "cpu", "cuda" (device 0), "cuda:N", or "auto" (CUDA
+// device 0 when one is visible, else the CPU). `kv_dtype` / `weights_dtype`
+// ("", "f32", "f16", "bf16"; empty: the backend's default) choose the KV
+// cache and weight-matrix element types. INVALID_ARGUMENT for an unknown name
+// or a dtype the backend cannot hold; UNAVAILABLE when CUDA is asked for and
+// the build or the machine has none.
+absl::StatusOr<std::unique_ptr<Backend>> NewBackend(std::string_view spec, std::string_view kv_dtype = "",
+                                                    std::string_view weights_dtype = "");
 
 }  // namespace kvlab
 

@@ -30,7 +30,7 @@ int64_t KvCache::used_bytes() const {
   for (const Layer& l : layers_) {
     for (int64_t len : l.length) rows += len;
   }
-  return rows * head_dim_ * 2 * static_cast<int64_t>(sizeof(float));
+  return rows * head_dim_ * 2 * static_cast<int64_t>(DTypeSize(dtype()));
 }
 
 absl::Status KvCache::Reserve(int64_t extra) {
@@ -40,8 +40,8 @@ absl::Status KvCache::Reserve(int64_t extra) {
   const int64_t new_capacity = std::max(needed, capacity_ + capacity_ / 2);
   const int64_t rows = max_length();
   for (Layer& layer : layers_) {
-    KVLAB_ASSIGN_OR_RETURN(Tensor k, backend_.Allocate(DType::kF32, {num_kv_heads_, new_capacity, head_dim_}));
-    KVLAB_ASSIGN_OR_RETURN(Tensor v, backend_.Allocate(DType::kF32, {num_kv_heads_, new_capacity, head_dim_}));
+    KVLAB_ASSIGN_OR_RETURN(Tensor k, backend_.Allocate(dtype(), {num_kv_heads_, new_capacity, head_dim_}));
+    KVLAB_ASSIGN_OR_RETURN(Tensor v, backend_.Allocate(dtype(), {num_kv_heads_, new_capacity, head_dim_}));
     if (layer.k.defined() && rows > 0) {
       backend_.CopyKvRows(layer.k, k, rows);
       backend_.CopyKvRows(layer.v, v, rows);
@@ -74,6 +74,23 @@ Tensor HeadRows(const Tensor& t, int64_t head, int64_t rows) {
   return t.Reshape({t.dim(0) * cap, hd}).Slice(head * cap, head * cap + rows);
 }
 
+// Host f32 rows into `dst` of any dtype (rounded to nearest even).
+absl::Status UploadRows(Backend& backend, std::span<const float> rows, const Tensor& dst) {
+  if (dst.dtype() == DType::kF32) return backend.Upload(rows.data(), dst);
+  std::vector<uint16_t> narrow(rows.size());
+  ConvertFromF32(dst.dtype(), rows.data(), rows.size(), narrow.data());
+  return backend.Upload(narrow.data(), dst);
+}
+
+// `src` of any dtype into host f32 rows.
+absl::Status DownloadRows(Backend& backend, const Tensor& src, float* rows) {
+  if (src.dtype() == DType::kF32) return backend.Download(src, rows);
+  std::vector<uint16_t> narrow(src.num_elements());
+  KVLAB_RETURN_IF_ERROR(backend.Download(src, narrow.data()));
+  ConvertToF32(src.dtype(), narrow.data(), narrow.size(), rows);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status KvCache::SetHead(int64_t layer_index, int64_t head, std::span<const float> k,
@@ -88,8 +105,8 @@ absl::Status KvCache::SetHead(int64_t layer_index, int64_t head, std::span<const
   if (rows > capacity_) KVLAB_RETURN_IF_ERROR(Reserve(rows - max_length()));
   Layer& layer = layers_[layer_index];
   if (rows > 0) {
-    KVLAB_RETURN_IF_ERROR(backend_.Upload(k.data(), HeadRows(layer.k, head, rows)));
-    KVLAB_RETURN_IF_ERROR(backend_.Upload(v.data(), HeadRows(layer.v, head, rows)));
+    KVLAB_RETURN_IF_ERROR(UploadRows(backend_, k, HeadRows(layer.k, head, rows)));
+    KVLAB_RETURN_IF_ERROR(UploadRows(backend_, v, HeadRows(layer.v, head, rows)));
   }
   layer.length[head] = rows;
   layer.positions[head] = std::move(positions);
@@ -106,8 +123,8 @@ absl::Status KvCache::ReadHead(int64_t layer_index, int64_t head, std::vector<fl
   k->resize(rows * head_dim_);
   v->resize(rows * head_dim_);
   if (rows == 0) return absl::OkStatus();
-  KVLAB_RETURN_IF_ERROR(backend_.Download(HeadRows(layer.k, head, rows), k->data()));
-  return backend_.Download(HeadRows(layer.v, head, rows), v->data());
+  KVLAB_RETURN_IF_ERROR(DownloadRows(backend_, HeadRows(layer.k, head, rows), k->data()));
+  return DownloadRows(backend_, HeadRows(layer.v, head, rows), v->data());
 }
 
 void KvCache::SetTokens(std::vector<int32_t> tokens, int64_t next_position) {

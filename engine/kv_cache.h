@@ -15,7 +15,7 @@
 namespace kvlab {
 
 // Storage per layer: K and V tensors [num_kv_heads, capacity, head_dim] on the
-// backend, plus host-side bookkeeping: the number of valid rows of each head
+// backend, in its kv_dtype() (f32 on the CPU, bf16 on CUDA by default), plus host-side bookkeeping: the number of valid rows of each head
 // and the original token position of each row. Heads of a layer may hold
 // different numbers of rows (after per-head compression); appended tokens go
 // to the end of every head. Not thread-safe.
@@ -30,6 +30,8 @@ class KvCache {
   int64_t num_kv_heads() const { return num_kv_heads_; }
   int64_t head_dim() const { return head_dim_; }
   int64_t capacity() const { return capacity_; }
+  // Element type of the K/V tensors (the backend's kv_dtype()).
+  DType dtype() const { return backend_.kv_dtype(); }
 
   // Number of tokens fed through the model into this cache; the next token
   // gets this position.
@@ -47,7 +49,7 @@ class KvCache {
   }
   // Largest row count over all heads and layers.
   int64_t max_length() const;
-  // Bytes of valid K/V rows held (f32), over all layers and heads.
+  // Bytes of valid K/V rows held (in dtype()), over all layers and heads.
   int64_t used_bytes() const;
 
   // Grows capacity (copying the valid rows) so that `extra` more rows fit in
@@ -56,11 +58,12 @@ class KvCache {
 
   // Replaces the rows of (layer, head) with `rows` = positions.size() rows
   // given on the host as k, v [rows, head_dim] (K with RoPE applied at
-  // `positions`). Reserves capacity as needed. INVALID_ARGUMENT on size
+  // `positions`; rounded to dtype()). Reserves capacity as needed. INVALID_ARGUMENT on size
   // mismatch; backend errors otherwise.
   absl::Status SetHead(int64_t layer, int64_t head, std::span<const float> k, std::span<const float> v,
                        std::vector<int32_t> positions);
-  // Copies the valid rows of (layer, head) to the host ([rows, head_dim] each).
+  // Copies the valid rows of (layer, head) to the host ([rows, head_dim] each,
+  // widened to f32).
   absl::Status ReadHead(int64_t layer, int64_t head, std::vector<float>* k, std::vector<float>* v) const;
   // Sets the token history and the next position (used when importing).
   void SetTokens(std::vector<int32_t> tokens, int64_t next_position);

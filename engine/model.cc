@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -11,11 +12,11 @@
 namespace kvlab {
 namespace {
 
-// Converts one checkpoint tensor to f32 on the backend.
+// Loads one checkpoint tensor onto the backend: a weight matrix in the
+// backend's MatrixDType for its stored dtype, a vector in f32.
 absl::StatusOr<Tensor> LoadTensor(const Checkpoint& ckpt, Backend& backend, const std::string& name,
                                   const std::vector<int64_t>& shape, int64_t& total_bytes) {
   KVLAB_ASSIGN_OR_RETURN(const TensorView* view, ckpt.Require(name, shape));
-  KVLAB_ASSIGN_OR_RETURN(Tensor t, backend.Allocate(DType::kF32, shape));
   std::vector<float> host(view->num_elements());
   ConvertToF32(view->dtype, view->data.data(), host.size(), host.data());
   for (float f : host) {
@@ -24,7 +25,17 @@ absl::StatusOr<Tensor> LoadTensor(const Checkpoint& ckpt, Backend& backend, cons
           absl::StrCat("tensor '", name, "' in '", ckpt.FileOf(name), "' holds a non-finite value"));
     }
   }
-  KVLAB_RETURN_IF_ERROR(backend.Upload(host.data(), t));
+  const DType dtype = shape.size() == 2 ? backend.MatrixDType(view->dtype) : DType::kF32;
+  KVLAB_ASSIGN_OR_RETURN(Tensor t, backend.Allocate(dtype, shape));
+  if (dtype == DType::kF32) {
+    KVLAB_RETURN_IF_ERROR(backend.Upload(host.data(), t));
+  } else if (dtype == view->dtype) {
+    KVLAB_RETURN_IF_ERROR(backend.Upload(view->data.data(), t));
+  } else {
+    std::vector<uint16_t> narrow(host.size());
+    ConvertFromF32(dtype, host.data(), host.size(), narrow.data());
+    KVLAB_RETURN_IF_ERROR(backend.Upload(narrow.data(), t));
+  }
   ckpt.Release(*view);
   total_bytes += static_cast<int64_t>(t.bytes());
   return t;
@@ -39,16 +50,53 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir, Backe
   model->config_ = ckpt->config();
   model->fingerprint_ = ComputeFingerprint(*ckpt);
   for (double f : model->config_.RopeInverseFrequencies()) model->inv_freq_.push_back(static_cast<float>(f));
-  KVLAB_RETURN_IF_ERROR(model->LoadWeights(*ckpt));
+  KVLAB_RETURN_IF_ERROR(model->LoadWeights([&](const std::string& name, const std::vector<int64_t>& shape) {
+    return LoadTensor(*ckpt, backend, name, shape, model->weight_bytes_);
+  }));
   return model;
 }
 
-absl::Status Model::LoadWeights(const Checkpoint& ckpt) {
+absl::StatusOr<std::unique_ptr<Model>> Model::CreateRandom(const ModelConfig& config, Backend& backend,
+                                                           DType matrix_dtype, uint64_t seed) {
+  auto model = std::unique_ptr<Model>(new Model(backend));
+  model->dir_ = "(random weights)";
+  model->config_ = config;
+  const std::string identity = absl::StrCat(config.Canonical(), "|random|", seed);
+  model->fingerprint_ = HashBytes(identity.data(), identity.size());
+  for (double f : config.RopeInverseFrequencies()) model->inv_freq_.push_back(static_cast<float>(f));
+  // One pool of N(0, 0.02) values, tiled over every matrix; unit vectors.
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<float> pool(int64_t{1} << 22);
+  for (float& x : pool) x = normal(rng);
+  std::vector<uint16_t> pool16(pool.size());
+  if (matrix_dtype != DType::kF32) ConvertFromF32(matrix_dtype, pool.data(), pool.size(), pool16.data());
+  KVLAB_RETURN_IF_ERROR(model->LoadWeights([&](const std::string&, const std::vector<int64_t>& shape)
+                                               -> absl::StatusOr<Tensor> {
+    const DType dtype = shape.size() == 2 ? matrix_dtype : DType::kF32;
+    KVLAB_ASSIGN_OR_RETURN(Tensor t, backend.Allocate(dtype, shape));
+    const int64_t n = t.num_elements();
+    if (shape.size() != 2) {
+      std::vector<float> ones(n, 1.0f);
+      KVLAB_RETURN_IF_ERROR(backend.Upload(ones.data(), t));
+    } else {
+      const Tensor flat = t.Reshape({n});
+      const int64_t step = static_cast<int64_t>(pool.size());
+      for (int64_t off = 0; off < n; off += step) {
+        const Tensor part = flat.Slice(off, std::min(n, off + step));
+        const void* src = dtype == DType::kF32 ? static_cast<const void*>(pool.data()) : pool16.data();
+        KVLAB_RETURN_IF_ERROR(backend.Upload(src, part));
+      }
+    }
+    model->weight_bytes_ += static_cast<int64_t>(t.bytes());
+    return t;
+  }));
+  return model;
+}
+
+absl::Status Model::LoadWeights(const WeightSource& load) {
   const ModelConfig& c = config_;
   const int64_t h = c.hidden_size, q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
-  auto load = [&](const std::string& name, std::vector<int64_t> shape) {
-    return LoadTensor(ckpt, backend_, name, shape, weight_bytes_);
-  };
   KVLAB_ASSIGN_OR_RETURN(embed_, load("model.embed_tokens.weight", {c.vocab_size, h}));
   KVLAB_ASSIGN_OR_RETURN(final_norm_, load("model.norm.weight", {h}));
   if (c.tie_word_embeddings) {
@@ -76,6 +124,11 @@ absl::Status Model::LoadWeights(const Checkpoint& ckpt) {
     KVLAB_ASSIGN_OR_RETURN(w.w_down, load(p + "mlp.down_proj.weight", {h, c.intermediate_size}));
   }
   return backend_.Synchronize();
+}
+
+std::string Model::backend_description() const {
+  return absl::StrCat(backend_.name(), " (weights ", std::string(DTypeName(embed_.dtype())), ", KV ",
+                      std::string(DTypeName(backend_.kv_dtype())), ")");
 }
 
 absl::StatusOr<std::unique_ptr<KvCache>> Model::NewCache(int64_t capacity) const {
@@ -203,8 +256,7 @@ absl::StatusOr<Logits> Model::Forward(std::span<const int32_t> tokens, KvCache& 
     const int64_t m = x.dim(0);
     Tensor hbuf = h_buf.Slice(0, m), gate = gate_buf.Slice(0, m), up = up_buf.Slice(0, m);
     backend_.Linear(attn.Reshape({m, hq * hd}), w.wo, Tensor(), hbuf);
-    backend_.AddInPlace(x, hbuf);
-    backend_.RmsNorm(x, w.post_norm, eps, hbuf);
+    backend_.AddRmsNorm(x, hbuf, w.post_norm, eps, hbuf);
     backend_.Linear(hbuf, w.w_gate, Tensor(), gate);
     backend_.Linear(hbuf, w.w_up, Tensor(), up);
     backend_.SwiGlu(gate, up, gate);

@@ -3,6 +3,7 @@
 #define KVLAB_ENGINE_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -63,22 +64,35 @@ struct Logits {
   }
 };
 
-// Weights live on the backend in f32. A Model is immutable after Load and may
-// be used from several threads, each with its own KvCache and Backend-safe
-// usage (the CPU backend is safe for concurrent Forward calls).
+// Weights live on the backend: matrices in the backend's MatrixDType for the
+// checkpoint's dtype (f32 on the CPU; the checkpoint's bf16/f16 on CUDA),
+// vectors in f32. A Model is immutable after Load and may be used from several
+// threads, each with its own KvCache (both backends are safe for concurrent
+// Forward calls).
 class Model {
  public:
   // Loads a Hugging Face model directory (see Checkpoint::Open) onto `backend`
-  // (not owned; must outlive the model), converting weights to f32 once and
-  // computing the fingerprint. Errors name the file and the problem.
+  // (not owned; must outlive the model), converting weights to the backend's
+  // dtypes once and computing the fingerprint. Errors name the file and the problem.
   static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& dir, Backend& backend);
+
+  // For benchmarks: a model of `config` with random weights (N(0, 0.02)
+  // matrices in `matrix_dtype`, vectors (norms, biases) of ones), generated
+  // in memory without a checkpoint. Its
+  // fingerprint hashes the config and the seed. Backend errors.
+  static absl::StatusOr<std::unique_ptr<Model>> CreateRandom(const ModelConfig& config, Backend& backend,
+                                                             DType matrix_dtype, uint64_t seed = 1);
 
   const ModelConfig& config() const { return config_; }
   const Hash128& fingerprint() const { return fingerprint_; }
   const std::string& dir() const { return dir_; }
   Backend& backend() const { return backend_; }
-  // Bytes of f32 weights held on the backend.
+  // Bytes of weights held on the backend.
   int64_t weight_bytes() const { return weight_bytes_; }
+  // The backend and the dtypes it computes this model with, e.g.
+  // "cpu (weights f32, KV f32)" or "cuda:0 (weights bf16, KV bf16)": recorded
+  // in the entries and results it produces.
+  std::string backend_description() const;
 
   // A new empty cache with room for `capacity` tokens (it grows on demand).
   absl::StatusOr<std::unique_ptr<KvCache>> NewCache(int64_t capacity) const;
@@ -101,8 +115,10 @@ class Model {
     Tensor wq, wk, wv, wo, bq, bk, bv;
     Tensor w_gate, w_up, w_down;
   };
+  // Makes the tensor `name` of `shape` on the backend.
+  using WeightSource = std::function<absl::StatusOr<Tensor>(const std::string& name, const std::vector<int64_t>& shape)>;
   Model(Backend& backend) : backend_(backend) {}
-  absl::Status LoadWeights(const class Checkpoint& ckpt);
+  absl::Status LoadWeights(const WeightSource& load);
 
   Backend& backend_;
   std::string dir_;

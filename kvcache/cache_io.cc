@@ -15,6 +15,7 @@ absl::StatusOr<KvEntry> ExportCache(const KvCache& cache, const Model& model, co
   h.set_model_fingerprint(model.fingerprint().ToHex());
   h.set_method_spec(method_spec);
   h.set_codec(codec.name());
+  h.set_backend(model.backend_description());
   h.mutable_tokens()->Assign(cache.tokens().begin(), cache.tokens().end());
   h.set_num_layers(cache.num_layers());
   h.set_num_kv_heads(cache.num_kv_heads());

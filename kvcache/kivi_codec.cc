@@ -49,8 +49,8 @@ class KiviCodec : public Codec {
       QuantizeGroup(v.data() + g * group_, group_, bits_, base + l.v_params + g * 4, base + l.v_codes, g * group_);
     }
     const int64_t nr = rows - l.nq;
-    std::memcpy(base + l.k_residual, k.data() + l.nq * d, nr * d * sizeof(float));
-    std::memcpy(base + l.v_residual, v.data() + l.nq * d, nr * d * sizeof(float));
+    ConvertFromF32(DType::kBF16, k.data() + l.nq * d, nr * d, base + l.k_residual);
+    ConvertFromF32(DType::kBF16, v.data() + l.nq * d, nr * d, base + l.v_residual);
     return out;
   }
 
@@ -90,8 +90,8 @@ class KiviCodec : public Codec {
       }
     }
     const int64_t nr = rows - l.nq;
-    std::memcpy(k->data() + l.nq * d, base + l.k_residual, nr * d * sizeof(float));
-    std::memcpy(v->data() + l.nq * d, base + l.v_residual, nr * d * sizeof(float));
+    ConvertToF32(DType::kBF16, base + l.k_residual, nr * d, k->data() + l.nq * d);
+    ConvertToF32(DType::kBF16, base + l.v_residual, nr * d, v->data() + l.nq * d);
     return absl::OkStatus();
   }
 
@@ -110,8 +110,8 @@ class KiviCodec : public Codec {
     l.v_params = l.k_codes + PackedBytes(l.nq * d, bits_);
     l.v_codes = l.v_params + l.nq * (d / std::max<int64_t>(group_, 1)) * 4;
     l.k_residual = l.v_codes + PackedBytes(l.nq * d, bits_);
-    l.v_residual = l.k_residual + (rows - l.nq) * d * 4;
-    l.total = l.v_residual + (rows - l.nq) * d * 4;
+    l.v_residual = l.k_residual + (rows - l.nq) * d * 2;
+    l.total = l.v_residual + (rows - l.nq) * d * 2;
     return l;
   }
 

@@ -13,7 +13,7 @@
 
 namespace kvlab {
 
-inline constexpr uint32_t kKvEntryFormatVersion = 1;
+inline constexpr uint32_t kKvEntryFormatVersion = 2;  // 2: KIVI residual in bf16
 
 struct KvEntry {
   v1::KvEntryHeader header;

@@ -184,8 +184,8 @@ absl::StatusOr<KvPolicy> ParseKvPolicy(std::string_view std_text) {
             absl::StrCat("method spec: full{dtype} must be f32, f16 or bf16 in '", text, "'"));
       }
     }
-    policy.codec = first.params.count("dtype") ? first.params["dtype"] : "f32";
-    if (policy.codec == "f32") first.params.erase("dtype");  // the default is not spelled out
+    policy.codec = first.params.count("dtype") ? first.params["dtype"] : std::string(kDefaultEntryCodec);
+    if (policy.codec == kDefaultEntryCodec) first.params.erase("dtype");  // the default is not spelled out
     policy.canonical = first.Canonical();
     return policy;
   }
@@ -197,7 +197,14 @@ absl::StatusOr<KvPolicy> ParseKvPolicy(std::string_view std_text) {
     auto codec = CanonicalCodecTerm(parts[0]);
     if (!codec.ok()) return absl::InvalidArgumentError(absl::StrCat("method spec: ", codec.status().message()));
     policy.codec = *codec;
-    policy.canonical = *codec;
+    // A dense codec alone is `full` in that dtype: one spelling, one cache key.
+    if (*codec == kDefaultEntryCodec) {
+      policy.canonical = "full";
+    } else if (*codec == "f32" || *codec == "f16") {
+      policy.canonical = absl::StrCat("full{dtype=", *codec, "}");
+    } else {
+      policy.canonical = *codec;
+    }
     return policy;
   }
   KVLAB_ASSIGN_OR_RETURN(canonical, ParseEviction(first, text, &policy.eviction));
@@ -210,7 +217,7 @@ absl::StatusOr<KvPolicy> ParseKvPolicy(std::string_view std_text) {
     auto codec = CanonicalCodecTerm(parts[1]);
     if (!codec.ok()) return absl::InvalidArgumentError(absl::StrCat("method spec: ", codec.status().message()));
     policy.codec = *codec;
-    absl::StrAppend(&canonical, "+", *codec);
+    if (*codec != kDefaultEntryCodec) absl::StrAppend(&canonical, "+", *codec);  // the default is not spelled out
   }
   policy.canonical = canonical;
   return policy;

@@ -5,7 +5,7 @@
 // followed by '+' and a codec. Every parameter is spelled out in the
 // canonical form (keys sorted), so equal policies give equal cache keys.
 //
-//   full                         keep everything (`full{dtype=f16|bf16}` re-encodes)
+//   full                         keep everything (`full{dtype=f32|f16}` for another dtype)
 //   streamingllm{n_sink=128,n_recent=4096}
 //   h2o{heavy=B,recent=B}        both required
 //   snapkv{window=32,kernel=5,pool=avg|max,capacity=2048}
@@ -13,7 +13,8 @@
 //   chunkkv{chunk=10,window=32,capacity=2048,reuse_layers=1}
 //   kivi{bits=2|4,group=32,residual=128}     (bits default 2)
 //   flexgen{bits=2|4,group=64}               (bits default 4)
-//   f32 | f16 | bf16             dense codecs, e.g. `snapkv{capacity=512}+f16`
+//   f32 | f16 | bf16             dense codecs, e.g. `snapkv{capacity=512}+f16`; without one,
+//                                kept rows are stored in kDefaultEntryCodec (bf16)
 //   e.g. `snapkv{capacity=512}+kivi{bits=4}`
 //
 // Budgets (n_sink, n_recent, heavy, recent, capacity) are tokens ("256") or
@@ -53,9 +54,15 @@ struct EvictionPolicy {
   int64_t reuse_layers = 1; // chunkkv
 };
 
+// The dense codec of entries whose policy names none: bf16, the dtype real
+// checkpoints (Llama-3, Qwen2, Mistral) keep their KV cache in, so that a
+// `full` entry is as large as the f16 KV the compression ratio is measured
+// against. A spec asks for another with `full{dtype=f32}` or `+f32`.
+inline constexpr std::string_view kDefaultEntryCodec = "bf16";
+
 struct KvPolicy {
   EvictionPolicy eviction;
-  std::string codec = "f32";  // canonical codec name (kvcache/codec.h)
+  std::string codec = std::string(kDefaultEntryCodec);  // canonical codec name (kvcache/codec.h)
   std::string canonical;      // canonical spelling of the whole policy
 };
 

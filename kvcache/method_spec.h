@@ -34,7 +34,7 @@ struct MethodSpec {
   // "prefill=...;kv=...;decode=...;prompt=..." with every part canonical.
   std::string Canonical() const;
   // The codec of the entries this spec produces (derived from `kv`).
-  std::string codec = "f32";
+  std::string codec = "bf16";  // kDefaultEntryCodec
 };
 
 // Parses "prefill=...;kv=...;decode=...;prompt=..." (any subset, any order;

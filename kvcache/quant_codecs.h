@@ -14,14 +14,15 @@ namespace kvlab {
 // Of a head's `rows` rows (oldest first), the oldest
 //   nq = rows > R ? floor((rows - R) / G) * G : 0
 // are quantized and the newest rows - nq (R <= rows - nq < R + G once
-// rows > R) stay in full precision (f32, bit-exact): the residual window,
+// rows > R) stay in 16-bit precision (bf16, as the authors keep the model's
+// fp16/bf16 cache): the residual window,
 // whose oldest rows get quantized once a whole group of G has aged out of it.
 // Keys are quantized per channel over groups of G tokens; values per token
 // over groups of G channels (G must divide head_dim). Asymmetric min-max
 // with f16 scale and minimum per group (kvcache/quant_group.h).
 // Payload: K params [nq/G][head_dim] (scale, min f16), K codes in order
 // (group, channel, token), V params [nq][head_dim/G], V codes [token][channel],
-// K residual f32 [rows-nq][head_dim], V residual f32.
+// K residual bf16 [rows-nq][head_dim], V residual bf16.
 std::unique_ptr<Codec> NewKiviCodec(int bits, int64_t group, int64_t residual);
 
 // FlexGen (Sheng et al. 2023), name "flexgen{bits=B,group=G}": K and V both

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "engine/backend.h"
+#include "engine/backend_flags.h"
 #include "engine/generator.h"
 #include "engine/model.h"
 #include "engine/tokenizer/chat_template.h"
@@ -64,7 +65,7 @@ absl::Status Run() {
   const std::string dir = absl::GetFlag(FLAGS_model);
   if (dir.empty()) return absl::InvalidArgumentError("--model is required");
   const bool quiet = absl::GetFlag(FLAGS_quiet);
-  auto backend = NewCpuBackend();
+  KVLAB_ASSIGN_OR_RETURN(auto backend, BackendFromFlags());
   KVLAB_ASSIGN_OR_RETURN(auto model, Model::Load(dir, *backend));
   const int64_t max_new = absl::GetFlag(FLAGS_max_new_tokens);
   if (max_new < 1) return absl::InvalidArgumentError("--max_new_tokens must be at least 1");

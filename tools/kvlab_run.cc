@@ -13,6 +13,7 @@
 #include "common/json_file.h"
 #include "common/status_macros.h"
 #include "engine/backend.h"
+#include "engine/backend_flags.h"
 #include "engine/model.h"
 #include "services/compressor/compressor.h"
 #include "services/decode/decode_worker.h"
@@ -65,8 +66,8 @@ absl::StatusOr<nlohmann::json> JobDocument() {
 absl::Status Run() {
   std::string dir = absl::GetFlag(FLAGS_model);
   if (dir.empty()) dir = DefaultModelDir();
-  auto backend = NewCpuBackend();
-  std::fprintf(stderr, "kvlab run: loading %s\n", dir.c_str());
+  KVLAB_ASSIGN_OR_RETURN(auto backend, BackendFromFlags());
+  std::fprintf(stderr, "kvlab run: loading %s on %s\n", dir.c_str(), backend->name().c_str());
   KVLAB_ASSIGN_OR_RETURN(auto model, Model::Load(dir, *backend));
   KVLAB_ASSIGN_OR_RETURN(auto tokenizer, Tokenizer::FromModelDir(dir));
   std::optional<ChatTemplate> chat;

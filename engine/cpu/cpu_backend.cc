@@ -2,14 +2,17 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "common/check.h"
 #include "absl/strings/str_cat.h"
 #include "common/parallel.h"
 #include "engine/cpu/vec_math.h"
+#include "engine/rope_table.h"
 
 namespace kvlab {
 namespace {
@@ -34,9 +37,29 @@ void CheckCpuF32(const Tensor& t, const char* what) {
   CHECK(t.dtype() == DType::kF32) << what << " is not f32";
 }
 
+// Rows of a 16-bit weight matrix widened to f32 at a time (~1 MiB at
+// in = 4096): small enough to stay in the core's L2 while BLAS reads them.
+constexpr int64_t kWidenRows = 64;
+
+// out[:, b:e) (+ bias) = x @ w[b:e)^T for f32 w rows at `wp` (row stride in).
+void LinearRows(const float* xp, int64_t n, int64_t in, const float* wp, int64_t b, int64_t e, int64_t outd,
+                const Tensor& bias, float* op) {
+  if (n == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, e - b, in, 1.0f, wp, in, xp, 1, 0.0f, op + b, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, e - b, in, 1.0f, xp, in, wp, in, 0.0f, op + b, outd);
+  }
+  if (bias.defined()) {
+    const float* bp = bias.data<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = b; j < e; ++j) op[i * outd + j] += bp[j];
+    }
+  }
+}
+
 class CpuBackend : public Backend {
  public:
-  CpuBackend() {
+  explicit CpuBackend(DType weights) : weights_(weights) {
     // kvlab parallelizes across its own worker pool and calls BLAS from
     // several threads at once, so BLAS itself runs single-threaded.
     openblas_set_num_threads(1);
@@ -44,6 +67,8 @@ class CpuBackend : public Backend {
 
   Device device() const override { return Device::kCpu; }
   std::string name() const override { return "cpu"; }
+  DType kv_dtype() const override { return DType::kF32; }
+  DType MatrixDType(DType) const override { return weights_; }
 
   absl::StatusOr<Tensor> Allocate(DType dtype, std::vector<int64_t> shape) override {
     int64_t n = 1;
@@ -71,13 +96,14 @@ class CpuBackend : public Backend {
   absl::Status Synchronize() override { return absl::OkStatus(); }
 
   void Embed(const Tensor& table, std::span<const int32_t> ids, const Tensor& out) override {
-    CheckCpuF32(table, "embedding table");
+    CHECK(table.dtype() == weights_) << "embedding table is not " << DTypeName(weights_);
     CheckCpuF32(out, "embedding output");
     const int64_t d = table.dim(1);
+    const size_t es = DTypeSize(table.dtype());
     CHECK_EQ(out.dim(0), static_cast<int64_t>(ids.size()));
     for (size_t i = 0; i < ids.size(); ++i) {
       CHECK(ids[i] >= 0 && ids[i] < table.dim(0)) << "token id out of range";
-      std::memcpy(out.data<float>() + i * d, table.data<float>() + ids[i] * d, d * sizeof(float));
+      ConvertToF32(table.dtype(), table.data<char>() + ids[i] * d * es, d, out.data<float>() + i * d);
     }
   }
 
@@ -99,43 +125,33 @@ class CpuBackend : public Backend {
 
   void Linear(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out) override {
     CheckCpuF32(x, "linear input");
-    CheckCpuF32(w, "linear weight");
+    CHECK(w.dtype() == weights_) << "linear weight is not " << DTypeName(weights_);
     const int64_t n = x.dim(0), in = x.dim(-1), outd = w.dim(0);
     CHECK_EQ(w.dim(1), in) << "linear: weight " << w.ShapeString() << " vs input " << x.ShapeString();
     CHECK_EQ(out.dim(-1), outd);
     const float* xp = x.data<float>();
-    const float* wp = w.data<float>();
     float* op = out.data<float>();
-    // Split the output features across threads; each part is one BLAS call.
+    // Split the output features across threads; each part is one BLAS call
+    // (16-bit weights: one per block of rows widened to f32).
     ParallelFor(outd, 64, [&](int64_t b, int64_t e) {
-      if (n == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, e - b, in, 1.0f, wp + b * in, in, xp, 1, 0.0f,
-                    op + b, 1);
-      } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, e - b, in, 1.0f, xp, in,
-                    wp + b * in, in, 0.0f, op + b, outd);
+      if (w.dtype() == DType::kF32) {
+        LinearRows(xp, n, in, w.data<float>() + b * in, b, e, outd, bias, op);
+        return;
       }
-      if (bias.defined()) {
-        const float* bp = bias.data<float>();
-        for (int64_t i = 0; i < n; ++i) {
-          for (int64_t j = b; j < e; ++j) op[i * outd + j] += bp[j];
-        }
+      thread_local std::vector<float> wide;
+      wide.resize(kWidenRows * in);
+      const size_t es = DTypeSize(w.dtype());
+      for (int64_t r = b; r < e; r += kWidenRows) {
+        const int64_t re = std::min(e, r + kWidenRows);
+        ConvertToF32(w.dtype(), w.data<char>() + r * in * es, (re - r) * in, wide.data());
+        LinearRows(xp, n, in, wide.data(), r, re, outd, bias, op);
       }
     });
   }
 
   void RopeTable(std::span<const int32_t> positions, std::span<const float> inv_freq,
                  const Tensor& table) override {
-    float* t = table.data<float>();
-    const size_t half = inv_freq.size();
-    for (size_t i = 0; i < positions.size(); ++i) {
-      for (size_t j = 0; j < half; ++j) {
-        // The angle is rounded to f32 before cos/sin, as in HF (f32 matmul).
-        float angle = static_cast<float>(positions[i]) * inv_freq[j];
-        t[(i * half + j) * 2] = static_cast<float>(std::cos(static_cast<double>(angle)));
-        t[(i * half + j) * 2 + 1] = static_cast<float>(std::sin(static_cast<double>(angle)));
-      }
-    }
+    FillRopeTable(positions, inv_freq, table.data<float>());
   }
 
   void ApplyRope(const Tensor& x, const Tensor& table) override {
@@ -175,6 +191,11 @@ class CpuBackend : public Backend {
     for (int64_t i = 0; i < n; ++i) a[i] += b[i];
   }
 
+  void AddRmsNorm(const Tensor& x, const Tensor& y, const Tensor& weight, float eps, const Tensor& out) override {
+    AddInPlace(x, y);
+    RmsNorm(x, weight, eps, out);
+  }
+
   void WriteKv(const Tensor& src, const Tensor& cache, std::span<const int64_t> row_begin) override {
     const int64_t n = src.dim(0), heads = src.dim(1), hd = src.dim(2), cap = cache.dim(1);
     CHECK_EQ(cache.dim(0), heads);
@@ -196,10 +217,16 @@ class CpuBackend : public Backend {
   }
 
   void Attention(const AttentionArgs& args) override { cpu::Attention(args); }
+
+ private:
+  const DType weights_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> NewCpuBackend() { return std::make_unique<CpuBackend>(); }
+std::unique_ptr<Backend> NewCpuBackend(DType weights) {
+  CHECK(weights == DType::kF32 || weights == DType::kBF16 || weights == DType::kF16);
+  return std::make_unique<CpuBackend>(weights);
+}
 
 }  // namespace kvlab

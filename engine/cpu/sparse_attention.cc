@@ -30,32 +30,13 @@
 namespace kvlab::cpu {
 namespace {
 
-constexpr int64_t kTile = PrefillPattern::kVsQueryTile;  // queries per task
 constexpr int64_t kKeyBlock = 256;                      // keys per inner step
 constexpr int64_t kSmallRows = 16;                      // up to this many packed rows, skip BLAS
-constexpr int64_t kMinContiguous = 192;                 // shorter key ranges are gathered
-constexpr int64_t kNoBound = std::numeric_limits<int64_t>::min();
-
-// Keys [begin, end): cache rows when `keys` is null, else positions in the
-// ascending list `keys` of cache rows (gathered columns).
-struct Segment {
-  int64_t begin = 0, end = 0;
-  bool row_lo = false;  // also apply the per-query lower bound (A-shape window)
-  const int64_t* keys = nullptr;
-};
-
-// Queries [q_begin, q_end) of query heads [head0, head0 + heads), all of KV
-// head kv_head; packed row (i, j) -> (i - q_begin) * heads + j.
-struct Task {
-  int64_t kv_head, head0, heads, q_begin, q_end;
-};
 
 struct Scratch {
   std::vector<float> q, s, m, l, acc, kg, vg, colsum;
-  std::vector<int64_t> row, lo, wlo, clo, chi;  // per query of the task
-  std::vector<int64_t> keys;
-  std::vector<Segment> segs;
-  std::vector<std::pair<int64_t, int64_t>> ranges;
+  std::vector<int64_t> clo, chi;  // per query of the tile
+  TileGeometry g;
 };
 
 struct Context {
@@ -67,112 +48,7 @@ struct Context {
   std::mutex* mass_mu = nullptr;
 };
 
-int64_t Base(const Context& c, int64_t kv_head) { return c.a.kv_len[kv_head] - c.n; }
-
-// Fills the per-query row bounds and the key segments of task t.
-void BuildSegments(const Context& c, const Task& t, Scratch& sc) {
-  const AttentionArgs& a = c.a;
-  const PrefillPattern::Kind kind = a.pattern ? a.pattern->kind : PrefillPattern::kDense;
-  const int64_t base = Base(c, t.kv_head);
-  const int64_t nq = t.q_end - t.q_begin;
-  sc.row.resize(nq);
-  sc.lo.resize(nq);
-  sc.wlo.resize(nq);
-  for (int64_t i = 0; i < nq; ++i) {
-    const int64_t r = base + t.q_begin + i;
-    sc.row[i] = r;
-    sc.wlo[i] = a.sliding_window > 0 ? std::max<int64_t>(0, r - a.sliding_window + 1) : 0;
-    sc.lo[i] = kNoBound;
-  }
-  const int64_t first = sc.row.front(), last = sc.row.back();
-  sc.segs.clear();
-  if (kind == PrefillPattern::kAShape || kind == PrefillPattern::kTriShape) {
-    const PrefillPattern& p = *a.pattern;
-    // Queries of the span from this one on: dense when within the last n_last.
-    const int64_t span_end = c.n + a.pattern_rows_after;
-    int64_t local_begin = std::numeric_limits<int64_t>::max();
-    for (int64_t i = 0; i < nq; ++i) {
-      const bool dense = kind == PrefillPattern::kTriShape && t.q_begin + i >= span_end - p.n_last;
-      sc.lo[i] = dense ? 0 : sc.row[i] - p.n_local + 1;
-      local_begin = std::min(local_begin, std::max(sc.lo[i], sc.wlo[i]));
-    }
-    const int64_t init_end = std::min(p.n_init, last + 1);
-    if (sc.wlo.front() < init_end) sc.segs.push_back({sc.wlo.front(), init_end, false, nullptr});
-    local_begin = std::max(local_begin, p.n_init);
-    if (local_begin <= last) sc.segs.push_back({local_begin, last + 1, true, nullptr});
-  } else if (kind == PrefillPattern::kVerticalSlash) {
-    const VerticalSlashChoice& ch = (*c.vs)[t.head0];
-    const int64_t r0 = first, r1 = last + 1;
-    sc.ranges.clear();
-    for (int64_t o : ch.offsets) {  // ascending offsets: descending ranges
-      if (r1 - o <= 0) break;
-      sc.ranges.emplace_back(std::max<int64_t>(0, r0 - o), r1 - o);
-    }
-    std::reverse(sc.ranges.begin(), sc.ranges.end());
-    size_t merged = 0;
-    for (size_t i = 0; i < sc.ranges.size(); ++i) {
-      if (merged > 0 && sc.ranges[i].first <= sc.ranges[merged - 1].second) {
-        sc.ranges[merged - 1].second = std::max(sc.ranges[merged - 1].second, sc.ranges[i].second);
-      } else {
-        sc.ranges[merged++] = sc.ranges[i];
-      }
-    }
-    sc.ranges.resize(merged);
-    sc.keys.clear();
-    size_t ri = 0;
-    for (int64_t col : ch.columns) {
-      if (col >= r1) break;
-      while (ri < sc.ranges.size() && sc.ranges[ri].second <= col) ++ri;
-      if (ri < sc.ranges.size() && sc.ranges[ri].first <= col) continue;  // inside a range
-      sc.keys.push_back(col);
-    }
-    // Long ranges are multiplied in place; short ones join the gathered
-    // columns so that scattered diagonals still make full-width blocks.
-    bool gathered_ranges = false;
-    for (const auto& [lo, hi] : sc.ranges) {
-      if (hi - lo >= kMinContiguous) {
-        sc.segs.push_back({lo, hi, false, nullptr});
-      } else {
-        for (int64_t j = lo; j < hi; ++j) sc.keys.push_back(j);
-        gathered_ranges = true;
-      }
-    }
-    if (gathered_ranges) std::sort(sc.keys.begin(), sc.keys.end());
-    if (!sc.keys.empty()) sc.segs.push_back({0, static_cast<int64_t>(sc.keys.size()), false, sc.keys.data()});
-  } else {
-    sc.segs.push_back({sc.wlo.front(), last + 1, false, nullptr});
-  }
-}
-
-// Lowest key row query i may see in segment `seg` (before the causal edge).
-int64_t LowKey(const Scratch& sc, const Segment& seg, int64_t i) {
-  return seg.row_lo ? std::max(sc.lo[i], sc.wlo[i]) : sc.wlo[i];
-}
-
-// Pairs the task computes (per head) and the dense count, per query head.
-AttentionStats CountPairs(const Task& t, const Scratch& sc) {
-  AttentionStats st;
-  const int64_t nq = t.q_end - t.q_begin;
-  for (int64_t i = 0; i < nq; ++i) {
-    const int64_t r = sc.row[i];
-    st.causal_pairs += r - sc.wlo[i] + 1;
-    for (const Segment& seg : sc.segs) {
-      const int64_t lo = LowKey(sc, seg, i);
-      if (seg.keys == nullptr) {
-        st.computed_pairs += std::max<int64_t>(0, std::min(r + 1, seg.end) - std::max(lo, seg.begin));
-      } else {
-        const int64_t* b = seg.keys + seg.begin;
-        const int64_t* e = seg.keys + seg.end;
-        st.computed_pairs += std::max<int64_t>(0, std::upper_bound(b, e, r) - std::lower_bound(b, e, lo));
-      }
-    }
-  }
-  st.causal_pairs *= t.heads;
-  st.computed_pairs *= t.heads;
-  return st;
-}
-
-void PackQueries(const Context& c, const Task& t, Scratch& sc) {
+void PackQueries(const Context& c, const AttentionTile& t, Scratch& sc) {
   const int64_t rows_per_q = t.heads * c.hd;
   sc.q.resize((t.q_end - t.q_begin) * rows_per_q);
   const float* qsrc = c.a.q.data<float>();
@@ -185,23 +61,24 @@ void PackQueries(const Context& c, const Task& t, Scratch& sc) {
 // Scores of the packed queries against keys [k0, k0 + kb) of `seg` into
 // sc.s [rows, kb], -inf where masked; sc.clo/chi get each query's visible
 // column interval. Returns the V rows of the block ([kb, hd], contiguous).
-const float* ScoreBlock(const Context& c, const Task& t, const Segment& seg, int64_t k0, int64_t kb,
+const float* ScoreBlock(const Context& c, const AttentionTile& t, const KeySegment& seg, int64_t k0, int64_t kb,
                         bool need_v, Scratch& sc) {
   const int64_t nq = t.q_end - t.q_begin, rows = nq * t.heads, hd = c.hd;
   const float* kh = c.a.k.data<float>() + t.kv_head * c.cap * hd;
   const float* vh = c.a.v.data<float>() + t.kv_head * c.cap * hd;
   const float* kblock;
   const float* vblock = nullptr;
-  if (seg.keys == nullptr) {
+  const int64_t* keys = seg.gathered ? sc.g.keys.data() : nullptr;
+  if (keys == nullptr) {
     kblock = kh + k0 * hd;
     vblock = vh + k0 * hd;
   } else {
     sc.kg.resize(kb * hd);
-    for (int64_t j = 0; j < kb; ++j) std::copy_n(kh + seg.keys[k0 + j] * hd, hd, sc.kg.data() + j * hd);
+    for (int64_t j = 0; j < kb; ++j) std::copy_n(kh + keys[k0 + j] * hd, hd, sc.kg.data() + j * hd);
     kblock = sc.kg.data();
     if (need_v) {
       sc.vg.resize(kb * hd);
-      for (int64_t j = 0; j < kb; ++j) std::copy_n(vh + seg.keys[k0 + j] * hd, hd, sc.vg.data() + j * hd);
+      for (int64_t j = 0; j < kb; ++j) std::copy_n(vh + keys[k0 + j] * hd, hd, sc.vg.data() + j * hd);
       vblock = sc.vg.data();
     }
   }
@@ -216,13 +93,13 @@ const float* ScoreBlock(const Context& c, const Task& t, const Segment& seg, int
   sc.clo.resize(nq);
   sc.chi.resize(nq);
   for (int64_t i = 0; i < nq; ++i) {
-    const int64_t lo = LowKey(sc, seg, i), r = sc.row[i];
+    const int64_t lo = sc.g.LowKey(seg, i), r = sc.g.row[i];
     int64_t clo, chi;  // visible columns [clo, chi)
-    if (seg.keys == nullptr) {
+    if (keys == nullptr) {
       clo = std::clamp<int64_t>(lo - k0, 0, kb);
       chi = std::clamp<int64_t>(r + 1 - k0, 0, kb);
     } else {
-      const int64_t* b = seg.keys + k0;
+      const int64_t* b = keys + k0;
       clo = std::lower_bound(b, b + kb, lo) - b;
       chi = std::upper_bound(b, b + kb, r) - b;
     }
@@ -240,9 +117,9 @@ const float* ScoreBlock(const Context& c, const Task& t, const Segment& seg, int
 }
 
 // Pass 1: online softmax over every segment into sc.m, sc.l, sc.acc.
-void Accumulate(const Context& c, const Task& t, Scratch& sc) {
+void Accumulate(const Context& c, const AttentionTile& t, Scratch& sc) {
   const int64_t nq = t.q_end - t.q_begin, rows = nq * t.heads, hd = c.hd;
-  for (const Segment& seg : sc.segs) {
+  for (const KeySegment& seg : sc.g.segs) {
     for (int64_t k0 = seg.begin; k0 < seg.end; k0 += kKeyBlock) {
       const int64_t kb = std::min(kKeyBlock, seg.end - k0);
       const float* vblock = ScoreBlock(c, t, seg, k0, kb, /*need_v=*/true, sc);
@@ -285,9 +162,9 @@ void Accumulate(const Context& c, const Task& t, Scratch& sc) {
 }
 
 // Pass 2: adds the final probabilities of every computed pair to the mass.
-void AccumulateMass(const Context& c, const Task& t, Scratch& sc) {
+void AccumulateMass(const Context& c, const AttentionTile& t, Scratch& sc) {
   const int64_t nq = t.q_end - t.q_begin;
-  for (const Segment& seg : sc.segs) {
+  for (const KeySegment& seg : sc.g.segs) {
     for (int64_t k0 = seg.begin; k0 < seg.end; k0 += kKeyBlock) {
       const int64_t kb = std::min(kKeyBlock, seg.end - k0);
       ScoreBlock(c, t, seg, k0, kb, /*need_v=*/false, sc);
@@ -308,7 +185,7 @@ void AccumulateMass(const Context& c, const Task& t, Scratch& sc) {
         float* dst = c.mass + (t.head0 + j) * c.mass_cols;
         const float* cs = sc.colsum.data() + j * kb;
         for (int64_t x = 0; x < kb; ++x) {
-          const int64_t key = seg.keys == nullptr ? k0 + x : seg.keys[k0 + x];
+          const int64_t key = seg.gathered ? sc.g.keys[k0 + x] : k0 + x;
           if (key < c.mass_cols) dst[key] += cs[x];
         }
       }
@@ -316,7 +193,7 @@ void AccumulateMass(const Context& c, const Task& t, Scratch& sc) {
   }
 }
 
-void Finish(const Context& c, const Task& t, const Scratch& sc) {
+void Finish(const Context& c, const AttentionTile& t, const Scratch& sc) {
   float* out = c.a.out.data<float>();
   for (int64_t i = t.q_begin; i < t.q_end; ++i) {
     for (int64_t j = 0; j < t.heads; ++j) {
@@ -327,18 +204,6 @@ void Finish(const Context& c, const Task& t, const Scratch& sc) {
       for (int64_t d = 0; d < c.hd; ++d) dst[d] = ar[d] * inv;
     }
   }
-}
-
-// The k highest-scoring indices (ties: lower index first), ascending.
-std::vector<int64_t> TopK(const std::vector<double>& score, int64_t k) {
-  std::vector<int64_t> idx(score.size());
-  std::iota(idx.begin(), idx.end(), 0);
-  auto better = [&](int64_t x, int64_t y) { return score[x] > score[y] || (score[x] == score[y] && x < y); };
-  k = std::min<int64_t>(k, static_cast<int64_t>(idx.size()));
-  std::nth_element(idx.begin(), idx.begin() + k, idx.end(), better);
-  idx.resize(k);
-  std::sort(idx.begin(), idx.end());
-  return idx;
 }
 
 }  // namespace
@@ -376,28 +241,10 @@ std::vector<VerticalSlashChoice> EstimateVerticalSlash(const AttentionArgs& a) {
           slash[r - j] += pj;
         }
       }
-      const double inf = std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j < std::min(len, PrefillPattern::kVsForcedColumns); ++j) vertical[j] = inf;
-      for (int64_t o = 0; o < std::min(len, PrefillPattern::kVsForcedDiagonals); ++o) slash[o] = inf;
-      out[h].columns = TopK(vertical, std::max(p.n_vertical, PrefillPattern::kVsMinVertical));
-      out[h].offsets = TopK(slash, std::max(p.n_slash, PrefillPattern::kVsMinSlash));
+      out[h] = ChooseVerticalSlash(p, vertical, slash);
     }
   });
   return out;
-}
-
-AttentionStats DenseAttentionStats(const AttentionArgs& a) {
-  const int64_t n = a.q.dim(0), hkv = a.k.dim(0), group = a.q.dim(1) / hkv;
-  AttentionStats st;
-  for (int64_t h = 0; h < hkv; ++h) {
-    const int64_t base = a.kv_len[h] - n;
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t r = base + i;
-      st.causal_pairs += group * (r + 1 - (a.sliding_window > 0 ? std::max<int64_t>(0, r - a.sliding_window + 1) : 0));
-    }
-  }
-  st.computed_pairs = st.causal_pairs;
-  return st;
 }
 
 void SparseAttention(const AttentionArgs& a) {
@@ -416,25 +263,16 @@ void SparseAttention(const AttentionArgs& a) {
     c.mass_cols = a.attention_mass.dim(1);
     c.mass_mu = &mass_mu;
   }
-  // Later tiles see more keys: schedule them first for better balance.
-  std::vector<Task> tasks;
-  for (int64_t q0 = ((c.n - 1) / kTile) * kTile; q0 >= 0; q0 -= kTile) {
-    const int64_t q1 = std::min(c.n, q0 + kTile);
-    if (kind == PrefillPattern::kVerticalSlash) {
-      for (int64_t h = 0; h < c.hq; ++h) tasks.push_back({h / c.group, h, 1, q0, q1});
-    } else {
-      for (int64_t h = 0; h < c.hkv; ++h) tasks.push_back({h, h * c.group, c.group, q0, q1});
-    }
-  }
+  const std::vector<AttentionTile> tasks = SparseAttentionTiles(a);
   std::atomic<int64_t> computed{0}, causal{0};
   ParallelFor(static_cast<int64_t>(tasks.size()), 1, [&](int64_t b, int64_t e) {
     thread_local Scratch sc;
     AttentionStats local;
     for (int64_t i = b; i < e; ++i) {
-      const Task& t = tasks[i];
+      const AttentionTile& t = tasks[i];
       const int64_t rows = (t.q_end - t.q_begin) * t.heads;
-      BuildSegments(c, t, sc);
-      if (a.stats != nullptr) local.Add(CountPairs(t, sc));
+      BuildTileGeometry(a, c.vs != nullptr ? &(*c.vs)[t.head0] : nullptr, t, sc.g);
+      if (a.stats != nullptr) local.Add(CountTilePairs(t, sc.g));
       sc.m.assign(rows, kNegInf);
       sc.l.assign(rows, 0.0f);
       sc.acc.assign(rows * c.hd, 0.0f);

@@ -6,17 +6,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/attention_geometry.h"
 #include "engine/backend.h"
 
 namespace kvlab::cpu {
-
-// The pairs one query head of a vertical_slash pattern keeps (see
-// PrefillPattern): kept key columns and kept diagonals (offsets r - j), both
-// ascending and duplicate-free.
-struct VerticalSlashChoice {
-  std::vector<int64_t> columns;
-  std::vector<int64_t> offsets;
-};
 
 // Runs the estimation step of a vertical_slash pattern: one choice per query
 // head of `args` (args.pattern must be vertical_slash, args.q/k on the CPU).
@@ -28,9 +21,6 @@ std::vector<VerticalSlashChoice> EstimateVerticalSlash(const AttentionArgs& args
 // the kept pairs, rounded up to whole keys of each tile's kept ranges.
 // Fills args.stats when set. Shapes are checked by the caller.
 void SparseAttention(const AttentionArgs& args);
-
-// The pair counts of dense attention over args (computed == causal).
-AttentionStats DenseAttentionStats(const AttentionArgs& args);
 
 }  // namespace kvlab::cpu
 

@@ -6,10 +6,10 @@
 
 namespace kvlab {
 
-absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir) {
+absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, std::unique_ptr<Backend> backend) {
   if (dir.empty()) return absl::InvalidArgumentError("--model (a Hugging Face model directory) is required");
   ServedModel served;
-  served.backend = NewCpuBackend();
+  served.backend = backend != nullptr ? std::move(backend) : NewCpuBackend();
   auto model = Model::Load(dir, *served.backend);
   if (!model.ok()) return model.status();
   served.model = std::move(*model);

@@ -21,10 +21,11 @@ struct ServedModel {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
-// Loads the Hugging Face model directory `dir` on the CPU backend. Errors of
+// Loads the Hugging Face model directory `dir` on `backend` (taken; null: the
+// CPU backend). Errors of
 // Model::Load and Tokenizer::FromModelDir (a missing tokenizer.json is not
 // an error), naming the directory.
-absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir);
+absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, std::unique_ptr<Backend> backend = nullptr);
 
 }  // namespace kvlab
 

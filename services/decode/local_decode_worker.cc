@@ -43,7 +43,8 @@ std::string UsageJson(const v1::Usage& u) {
   return nlohmann::json{{"entry_bytes", u.entry_bytes()},
                         {"full_f16_bytes", u.full_f16_bytes()},
                         {"kept_tokens", u.kept_tokens()},
-                        {"total_tokens", u.total_tokens()}}
+                        {"total_tokens", u.total_tokens()},
+                        {"prefill_backend", u.prefill_backend()}}
       .dump();
 }
 
@@ -55,6 +56,7 @@ v1::Usage UsageFromJson(const std::string& text) {
   u.set_full_f16_bytes(j.value("full_f16_bytes", int64_t{0}));
   u.set_kept_tokens(j.value("kept_tokens", int64_t{0}));
   u.set_total_tokens(j.value("total_tokens", int64_t{0}));
+  if (auto it = j.find("prefill_backend"); it != j.end() && it->is_string()) u.set_prefill_backend(*it);
   return u;
 }
 
@@ -107,6 +109,7 @@ class LocalDecodeWorker : public DecodeWorker {
     response.mutable_tokens()->mutable_ids()->Assign(r.tokens.begin(), r.tokens.end());
     FillTimings(fetch_ms, r, total, response.mutable_timings());
     FillUsage(*entry, static_cast<int64_t>(query.size()), r, response.mutable_usage());
+    response.mutable_usage()->set_decode_backend(model_.backend_description());
     response.mutable_entry_checksums()->Assign(entry->header.layer_checksums().begin(),
                                                entry->header.layer_checksums().end());
     return response;
@@ -208,6 +211,7 @@ class LocalDecodeWorker : public DecodeWorker {
     usage->set_context_tokens(session->context_tokens);
     usage->set_query_tokens(static_cast<int64_t>(prompt.size()));
     usage->set_generated_tokens(static_cast<int64_t>(r.tokens.size()));
+    usage->set_decode_backend(model_.backend_description());
     return response;
   }
 
@@ -283,6 +287,7 @@ class LocalDecodeWorker : public DecodeWorker {
   }
 
   static void FillEntryUsage(const KvEntry& entry, v1::Usage* usage) {
+    usage->set_prefill_backend(entry.header.backend());
     usage->set_entry_bytes(entry.payload_bytes());
     usage->set_full_f16_bytes(FullF16Bytes(entry.header));
     int64_t kept = 0;

@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/large_buffer_heap.h"
+#include "engine/backend_flags.h"
 #include "services/common/served_model.h"
 #include "services/common/server_flags.h"
 #include "services/decode/grpc_server.h"
@@ -46,9 +47,12 @@ int main(int argc, char** argv) {
   if (decode_options.max_new_tokens < 1 || decode_options.max_query_tokens < 1 || decode_options.max_sessions < 1) {
     return Fail(absl::InvalidArgumentError("--max_new_tokens, --max_query_tokens and --max_sessions must be >= 1"));
   }
-  auto served = kvlab::LoadServedModel(absl::GetFlag(FLAGS_model));
+  auto backend = kvlab::BackendFromFlags();
+  if (!backend.ok()) return Fail(backend.status());
+  auto served = kvlab::LoadServedModel(absl::GetFlag(FLAGS_model), std::move(*backend));
   if (!served.ok()) return Fail(served.status());
-  spdlog::info("serving model {} ({})", served->model->dir(), served->model->fingerprint().ToHex());
+  spdlog::info("serving model {} ({}) on {}", served->model->dir(), served->model->fingerprint().ToHex(),
+               served->backend->name());
   auto store = kvlab::NewKvStoreClient(kvlab::PeerOptionsFromFlags(*options, absl::GetFlag(FLAGS_kvstore), "kvstore"));
   if (!store.ok()) return Fail(store.status());
   auto worker = kvlab::NewLocalDecodeWorker(served->model.get(), served->tokenizer.get(), store->get(),

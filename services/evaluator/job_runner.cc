@@ -73,6 +73,8 @@ json Record(const JobSpec& job, const Unit& u, const std::string& model, int tur
   r["generated_tokens"] = generated;
   r["context_tokens"] = usage.context_tokens();
   r["entry_bytes"] = usage.entry_bytes();
+  r["prefill_backend"] = usage.prefill_backend();
+  r["decode_backend"] = usage.decode_backend();
   r["kept_tokens"] = usage.kept_tokens();
   r["total_tokens"] = usage.total_tokens();
   r["model"] = model;

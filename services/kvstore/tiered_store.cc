@@ -14,7 +14,6 @@
 #include "kvcache/entry_key.h"
 #include "kvcache/method_spec.h"
 #include "services/kvstore/prefix_index.h"
-#include "services/kvstore/tiers/cuda_device.h"
 #include "services/kvstore/tiers/disk_tier.h"
 #include "services/kvstore/tiers/host_tier.h"
 #include "services/kvstore/tiers/redis_tier.h"

@@ -8,6 +8,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/large_buffer_heap.h"
+#include "engine/backend_flags.h"
 #include "services/common/served_model.h"
 #include "services/common/server_flags.h"
 #include "services/compressor/grpc_client.h"
@@ -41,9 +42,12 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_max_context_tokens) <= 0) {
     return Fail(absl::InvalidArgumentError("--max_context_tokens must be positive"));
   }
-  auto served = kvlab::LoadServedModel(absl::GetFlag(FLAGS_model));
+  auto backend = kvlab::BackendFromFlags();
+  if (!backend.ok()) return Fail(backend.status());
+  auto served = kvlab::LoadServedModel(absl::GetFlag(FLAGS_model), std::move(*backend));
   if (!served.ok()) return Fail(served.status());
-  spdlog::info("serving model {} ({})", served->model->dir(), served->model->fingerprint().ToHex());
+  spdlog::info("serving model {} ({}) on {}", served->model->dir(), served->model->fingerprint().ToHex(),
+               served->backend->name());
   auto store = kvlab::NewKvStoreClient(kvlab::PeerOptionsFromFlags(*options, absl::GetFlag(FLAGS_kvstore), "kvstore"));
   if (!store.ok()) return Fail(store.status());
   auto compressor = kvlab::NewCompressorClient(

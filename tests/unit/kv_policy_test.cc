@@ -261,6 +261,9 @@ TEST(KvPolicyTest, ChunkKvKeepsWholeChunksAndReusesIndices) {
 TEST(KvPolicyTest, SpecsCanonicalizeAndValidate) {
   std::string codec;
   EXPECT_EQ(*CanonicalKvPolicy("snapkv", &codec), "snapkv{capacity=2048,kernel=5,pool=avg,window=32}");
+  EXPECT_EQ(codec, "bf16");  // kept rows are stored in bf16 unless a codec is named
+  EXPECT_EQ(*CanonicalKvPolicy("snapkv+bf16", &codec), "snapkv{capacity=2048,kernel=5,pool=avg,window=32}");
+  EXPECT_EQ(*CanonicalKvPolicy("snapkv+f32", &codec), "snapkv{capacity=2048,kernel=5,pool=avg,window=32}+f32");
   EXPECT_EQ(codec, "f32");
   EXPECT_EQ(*CanonicalKvPolicy("snapkv{ratio=0.10}+kivi{bits=4}", &codec),
             "snapkv{capacity=0.1,kernel=5,pool=avg,window=32}+kivi{bits=4,group=32,residual=128}");
@@ -274,7 +277,15 @@ TEST(KvPolicyTest, SpecsCanonicalizeAndValidate) {
             "pyramidkv{beta=20,capacity=512,kernel=5,pool=avg,window=32}");
   EXPECT_EQ(*CanonicalKvPolicy("chunkkv{capacity=1.0}", &codec),
             "chunkkv{capacity=1.0,chunk=10,reuse_layers=1,window=32}");
-  EXPECT_EQ(*CanonicalKvPolicy("full{dtype=bf16}", &codec), "full{dtype=bf16}");
+  // One spelling per entry format: bf16 is full's default, a lone dense codec is full in it.
+  EXPECT_EQ(*CanonicalKvPolicy("full", &codec), "full");
+  EXPECT_EQ(codec, "bf16");
+  EXPECT_EQ(*CanonicalKvPolicy("full{dtype=bf16}", &codec), "full");
+  EXPECT_EQ(*CanonicalKvPolicy("bf16", &codec), "full");
+  EXPECT_EQ(*CanonicalKvPolicy("f32", &codec), "full{dtype=f32}");
+  EXPECT_EQ(codec, "f32");
+  EXPECT_EQ(*CanonicalKvPolicy("full{dtype=f16}", &codec), "full{dtype=f16}");
+  EXPECT_EQ(*CanonicalKvPolicy("f16", &codec), "full{dtype=f16}");
   for (const char* bad :
        {"lru", "snapkv{capacity=32}", "snapkv{capacity=16,window=32}", "snapkv{kernel=4}", "snapkv{pool=min}",
         "snapkv{foo=1}", "snapkv{capacity=0.0}", "snapkv{capacity=1.5}", "snapkv{capacity=-3}",

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "services/kvstore/tiers/cuda_device.h"
+#include "engine/cuda/cuda_backend.h"
 
 namespace kvlab {
 namespace {

@@ -1,6 +1,6 @@
 #include "services/kvstore/tiers/host_pinning.h"
 
-#include "services/kvstore/tiers/cuda_device.h"
+#include "engine/cuda/cuda_backend.h"
 
 #ifdef KVLAB_HAVE_CUDA
 #include <cuda_runtime_api.h>
