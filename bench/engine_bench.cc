@@ -87,10 +87,14 @@ int64_t GeneratePeakRss(const std::string& bin, const std::string& model, int64_
   if (!std::filesystem::exists(bin)) return 0;
   pid_t pid = fork();
   if (pid == 0) {
-    std::string a1 = "--model=" + model, a2 = absl::StrCat("--prompt_tokens=", tokens),
-                a3 = absl::StrCat("--max_new_tokens=", new_tokens);
+    std::vector<std::string> args = {bin, "--model=" + model, absl::StrCat("--prompt_tokens=", tokens),
+                                     absl::StrCat("--max_new_tokens=", new_tokens), "--quiet"};
+    for (std::string& a : BackendFlagArgs()) args.push_back(std::move(a));
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     freopen("/dev/null", "w", stdout);
-    execl(bin.c_str(), bin.c_str(), a1.c_str(), a2.c_str(), a3.c_str(), "--quiet", nullptr);
+    execv(bin.c_str(), argv.data());
     _exit(127);
   }
   int status = 0;
@@ -243,8 +247,8 @@ int Run() {
     std::printf("\nof peak: prefill FLOP/s / cuBLAS bf16 GEMM (target >= 50%% at 8K); of bound: decode bytes read "
                 "per second / device copy reads (target >= 70%%)\n");
   } else {
-    std::printf("\nRSS/x: peak RSS of kvlab-generate (prompt of `context` random tokens + 16 new) divided by "
-                "f32 weights + KV cache; target <= 1.30.\nTargets: prefill >= 50%% of sgemm peak; decode >= "
+    std::printf("\nRSS/x: peak RSS of kvlab-generate (prompt of `context` random tokens + 16 new, same backend "
+                "flags) divided by weights + KV cache; target <= 1.30.\nTargets: prefill >= 50%% of sgemm peak; decode >= "
                 "50%% of the read-bandwidth bound.\n");
   }
   const std::string spec = absl::GetFlag(FLAGS_sparse_pattern);

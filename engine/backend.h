@@ -89,6 +89,8 @@ class Backend {
   // take tables/weights of this type. Vectors (norms, biases) and
   // activations are always f32.
   virtual DType MatrixDType(DType stored) const = 0;
+  // The largest head_dim Attention takes (Model::Load refuses larger ones).
+  virtual int64_t max_head_dim() const { return int64_t{1} << 30; }
 
   // Allocates an uninitialized tensor. RESOURCE_EXHAUSTED when out of memory.
   virtual absl::StatusOr<Tensor> Allocate(DType dtype, std::vector<int64_t> shape) = 0;

@@ -22,4 +22,10 @@ absl::StatusOr<std::unique_ptr<Backend>> BackendFromFlags() {
   return backend;
 }
 
+std::vector<std::string> BackendFlagArgs() {
+  return {absl::StrCat("--backend=", absl::GetFlag(FLAGS_backend)),
+          absl::StrCat("--kv_dtype=", absl::GetFlag(FLAGS_kv_dtype)),
+          absl::StrCat("--weights_dtype=", absl::GetFlag(FLAGS_weights_dtype))};
+}
+
 }  // namespace kvlab

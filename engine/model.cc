@@ -48,6 +48,11 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir, Backe
   auto model = std::unique_ptr<Model>(new Model(backend));
   model->dir_ = dir;
   model->config_ = ckpt->config();
+  if (model->config_.head_dim > backend.max_head_dim()) {
+    return absl::UnimplementedError(absl::StrCat("model '", dir, "': head_dim ", model->config_.head_dim,
+                                                 " is above the ", backend.name(), " backend's limit of ",
+                                                 backend.max_head_dim()));
+  }
   model->fingerprint_ = ComputeFingerprint(*ckpt);
   for (double f : model->config_.RopeInverseFrequencies()) model->inv_freq_.push_back(static_cast<float>(f));
   KVLAB_RETURN_IF_ERROR(model->LoadWeights([&](const std::string& name, const std::vector<int64_t>& shape) {

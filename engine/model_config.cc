@@ -153,6 +153,17 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJson(const json& doc, const std::st
     c.head_dim = c.hidden_size / c.num_heads;
   }
   if (c.head_dim % 2 != 0) return reader.Error("head_dim", "must be even for RoPE");
+  // Far above any real model, far below what would exhaust memory before the
+  // checkpoint's own sizes are compared with them.
+  const struct {
+    const char* key;
+    int64_t value, max;
+  } limits[] = {{"vocab_size", c.vocab_size, int64_t{1} << 22},       {"hidden_size", c.hidden_size, 1 << 17},
+                {"intermediate_size", c.intermediate_size, 1 << 20}, {"num_hidden_layers", c.num_layers, 1024},
+                {"num_attention_heads", c.num_heads, 1024},          {"head_dim", c.head_dim, 1024}};
+  for (const auto& l : limits) {
+    if (l.value > l.max) return reader.Error(l.key, absl::StrCat("(", l.value, ") is above kvlab's limit of ", l.max));
+  }
   KVLAB_ASSIGN_OR_RETURN(c.max_position_embeddings, reader.IntOr("max_position_embeddings", 4096));
   KVLAB_ASSIGN_OR_RETURN(c.rms_norm_eps, reader.NumberOr("rms_norm_eps", 1e-6));
   KVLAB_ASSIGN_OR_RETURN(c.rope_theta, reader.NumberOr("rope_theta", 10000.0));

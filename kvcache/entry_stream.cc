@@ -69,6 +69,15 @@ bool ForEachChunk(const KvEntry& entry, const std::function<bool(const v1::KvChu
   return true;
 }
 
+namespace {
+
+// Far above any real entry (a 405B model's bf16 KV at 128K tokens is ~60 GB).
+constexpr int64_t kMaxStreamedEntryBytes = int64_t{1} << 40;
+// The most a layer's buffer is sized ahead of its bytes.
+constexpr int64_t kMaxLayerReserve = int64_t{256} << 20;
+
+}  // namespace
+
 absl::Status EntryAssembler::Add(const v1::KvChunk& chunk) {
   if (chunk.has_header()) {
     if (entry_) return absl::InvalidArgumentError("entry stream: a second header arrived");
@@ -77,8 +86,14 @@ absl::Status EntryAssembler::Add(const v1::KvChunk& chunk) {
         h.layer_checksums_size() != h.num_layers()) {
       return absl::InvalidArgumentError("entry stream: header layer counts are inconsistent");
     }
+    int64_t total = 0;
     for (int64_t b : h.layer_bytes()) {
       if (b < 0) return absl::InvalidArgumentError("entry stream: the header declares a negative layer size");
+      if (b > kMaxStreamedEntryBytes - total) {
+        return absl::InvalidArgumentError(absl::StrCat("entry stream: the header declares more than ",
+                                                       kMaxStreamedEntryBytes, " bytes of layers"));
+      }
+      total += b;
     }
     entry_.emplace();
     entry_->header = h;
@@ -116,7 +131,8 @@ absl::StatusOr<std::string*> EntryAssembler::AcceptLayerBytes(int64_t layer, int
   if (size < 0 || size > declared - offset) {
     return absl::InvalidArgumentError(absl::StrCat("entry stream: layer ", layer_, " exceeds its declared size"));
   }
-  if (dst.empty()) dst.reserve(declared);
+  // Memory follows the bytes that arrive, not what the header promises.
+  if (dst.empty()) dst.reserve(std::min<int64_t>(declared, kMaxLayerReserve));
   return &dst;
 }
 

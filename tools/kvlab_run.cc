@@ -70,8 +70,9 @@ absl::Status Run() {
   std::fprintf(stderr, "kvlab run: loading %s on %s\n", dir.c_str(), backend->name().c_str());
   KVLAB_ASSIGN_OR_RETURN(auto model, Model::Load(dir, *backend));
   KVLAB_ASSIGN_OR_RETURN(auto tokenizer, Tokenizer::FromModelDir(dir));
-  std::optional<ChatTemplate> chat;
-  if (auto t = ChatTemplate::FromModelDir(dir); t.ok()) chat = *t;
+  std::string no_chat;
+  KVLAB_ASSIGN_OR_RETURN(std::optional<ChatTemplate> chat, ChatTemplate::OptionalFromModelDir(dir, &no_chat));
+  if (!chat) std::fprintf(stderr, "kvlab run: prompts without a chat template: %s\n", no_chat.c_str());
 
   auto store = NewLocalKvStore();
   auto compressor = NewLocalCompressor();

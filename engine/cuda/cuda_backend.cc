@@ -140,6 +140,7 @@ class CudaBackend : public Backend {
   std::string name() const override { return absl::StrCat("cuda:", options_.device); }
   DType kv_dtype() const override { return options_.kv_dtype; }
   DType MatrixDType(DType stored) const override { return options_.weights_dtype.value_or(stored); }
+  int64_t max_head_dim() const override { return kMaxAttentionHeadDim; }
 
   absl::StatusOr<Tensor> Allocate(DType dtype, std::vector<int64_t> shape) override {
     int64_t n = 1;

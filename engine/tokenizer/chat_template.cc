@@ -81,27 +81,45 @@ ChatTemplate ChatTemplate::ForFamily(ChatFamily family, std::string bos_token, s
   return t;
 }
 
+absl::StatusOr<std::optional<ChatTemplate>> ChatTemplate::OptionalFromModelDir(const std::string& dir,
+                                                                            std::string* why) {
+  absl::StatusOr<ChatTemplate> t = FromModelDir(dir);
+  if (t.ok()) return std::optional<ChatTemplate>(*std::move(t));
+  if (t.status().code() == absl::StatusCode::kNotFound || t.status().code() == absl::StatusCode::kUnimplemented) {
+    *why = std::string(t.status().message());
+    return std::optional<ChatTemplate>();
+  }
+  return t.status();
+}
+
 absl::StatusOr<ChatTemplate> ChatTemplate::FromModelDir(const std::string& dir) {
   const std::string path = (std::filesystem::path(dir) / "tokenizer_config.json").string();
   KVLAB_ASSIGN_OR_RETURN(nlohmann::json config, ReadJsonFile(path));
   if (!config.is_object()) return absl::InvalidArgumentError(absl::StrCat(path, ": must hold a JSON object"));
   std::string tmpl;
-  if (config.contains("chat_template") && config["chat_template"].is_string()) {
+  if (!config.contains("chat_template") || config["chat_template"].is_null()) {
+    return absl::NotFoundError(absl::StrCat(path, ": no chat_template"));
+  }
+  if (config["chat_template"].is_string()) {
     tmpl = config["chat_template"];
-  } else if (config.contains("chat_template") && config["chat_template"].is_array()) {
+  } else if (config["chat_template"].is_array()) {
     for (const auto& entry : config["chat_template"]) {
-      if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") &&
+      if (entry.is_object() && entry.contains("name") && entry["name"] == "default" && entry.contains("template") &&
           entry["template"].is_string()) {
         tmpl = entry["template"];
       }
     }
   }
-  if (tmpl.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no chat_template"));
+  if (tmpl.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": chat_template must be a non-empty string or a list holding a {\"name\": \"default\", "
+              "\"template\": string} entry"));
+  }
   const std::string bos = ConfigToken(config, "bos_token").value_or("");
   const std::string eos = ConfigToken(config, "eos_token").value_or("");
   auto has = [&tmpl](std::string_view s) { return tmpl.find(s) != std::string::npos; };
   auto unsupported = [&](const std::string& why) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": chat_template is of no supported family (", why, ")"));
+    return absl::UnimplementedError(absl::StrCat(path, ": chat_template is of no supported family (", why, ")"));
   };
 
   if (has("<|start_header_id|>")) {

@@ -48,9 +48,18 @@ class ChatTemplate {
  public:
   // Reads <dir>/tokenizer_config.json and detects the family from its
   // "chat_template" string (or the "default" entry of a template list) and
-  // its bos/eos tokens. NOT_FOUND when the file is missing; INVALID_ARGUMENT
-  // naming the file when the template is absent or of no supported family.
+  // its bos/eos tokens. NOT_FOUND naming the file when the file or its
+  // chat_template is missing; UNIMPLEMENTED when the template is of no
+  // supported family; INVALID_ARGUMENT naming the file when the file is not
+  // JSON or chat_template is neither a string nor a list holding a
+  // "default" entry.
   static absl::StatusOr<ChatTemplate> FromModelDir(const std::string& dir);
+
+  // For servers and tools: the model's template, or nullopt (with `why` set)
+  // when it has none or one of no supported family, so prompts go without
+  // one. A broken tokenizer_config.json (INVALID_ARGUMENT above) is an error,
+  // never a silent fallback.
+  static absl::StatusOr<std::optional<ChatTemplate>> OptionalFromModelDir(const std::string& dir, std::string* why);
 
   // The family's canonical template (Llama-3 instruct with a conditional
   // generation prompt; ChatML with Qwen2's default system prompt).

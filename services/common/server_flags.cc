@@ -3,11 +3,16 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/auth.h"
 #include "spdlog/spdlog.h"
 
-ABSL_FLAG(std::string, listen, "", "host:port to serve on (default: the binary's own port on 0.0.0.0)");
+ABSL_FLAG(std::string, listen, "",
+          "host:port or unix:PATH to serve on (default: the binary's own port on 127.0.0.1); a "
+          "non-loopback address needs a token or mTLS, or --insecure");
+ABSL_FLAG(bool, insecure, false,
+          "allow a non-loopback --listen without a token or mTLS (calls are then unauthenticated)");
 ABSL_FLAG(std::string, auth_token_file, "",
           "file holding the bearer token required of incoming calls and sent to peers "
           "(default: $KVLAB_AUTH_TOKEN; none = no authentication)");
@@ -23,6 +28,14 @@ ABSL_FLAG(double, peer_deadline_s, 600, "deadline of each call to a peer service
 ABSL_FLAG(double, connect_timeout_s, 5, "how long a call waits for a peer's connection (seconds)");
 
 namespace kvlab {
+
+bool IsLoopbackListen(const std::string& listen) {
+  if (absl::StartsWith(listen, "unix:")) return true;
+  const size_t colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
 
 absl::StatusOr<ServerOptions> ServerSetupFromFlags(const std::string& name, const std::string& default_listen) {
   absl::Status logging = SetUpLogging(name, absl::GetFlag(FLAGS_log_level));
@@ -41,6 +54,13 @@ absl::StatusOr<ServerOptions> ServerSetupFromFlags(const std::string& name, cons
     return absl::InvalidArgumentError(absl::StrCat("--max_message_mb must be in [5, 2047] (entry chunks are 4 MiB), got ", mb));
   }
   options.max_message_bytes = static_cast<int64_t>(mb) << 20;
+  if (!IsLoopbackListen(options.listen) && options.auth_token.empty() && options.tls_ca_file.empty() &&
+      !absl::GetFlag(FLAGS_insecure)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--listen=", options.listen, " is reachable from other hosts: give a token (--auth_token_file or ",
+        "$KVLAB_AUTH_TOKEN) or mTLS (--tls_ca with --tls_cert/--tls_key), or --insecure to serve ",
+        "unauthenticated calls"));
+  }
   if (absl::GetFlag(FLAGS_drain_seconds) < 0) return absl::InvalidArgumentError("--drain_seconds must be >= 0");
   if (absl::GetFlag(FLAGS_peer_deadline_s) <= 0) return absl::InvalidArgumentError("--peer_deadline_s must be > 0");
   if (absl::GetFlag(FLAGS_connect_timeout_s) <= 0) {

@@ -1,7 +1,9 @@
 // Command-line flags shared by the kvlab server binaries (kvlab-prefill,
 // -compressor, -kvstore, -decode, -evaluator) and the main loop they share.
 //
-//   --listen            host:port to serve on (default per binary)
+//   --listen            host:port or unix:PATH to serve on (default: the
+//                       binary's port on 127.0.0.1)
+//   --insecure          allow a non-loopback --listen without token or mTLS
 //   --auth_token_file   bearer token for incoming and outgoing calls
 //                       (else $KVLAB_AUTH_TOKEN; none = auth off)
 //   --tls_cert/--tls_key  serve TLS with this PEM certificate chain and key
@@ -29,9 +31,14 @@
 
 namespace kvlab {
 
+// Whether a --listen address is reachable only from this host: unix:PATH,
+// 127.0.0.0/8, ::1 or localhost.
+bool IsLoopbackListen(const std::string& listen);
+
 // Sets up logging for server `name` and returns the server options from the
 // flags (`default_listen` when --listen is empty), with the token loaded.
-// Errors name the offending flag.
+// Errors name the offending flag; FAILED_PRECONDITION for a non-loopback
+// --listen with neither a token nor mTLS (--tls_ca) unless --insecure.
 absl::StatusOr<ServerOptions> ServerSetupFromFlags(const std::string& name, const std::string& default_listen);
 
 // Options for calls to the peer `peer_name` at `address`: the server's token

@@ -122,6 +122,9 @@ absl::Status SetUpLogging(const std::string& name, const std::string& level) {
 void BlockTerminationSignals() {
   sigset_t set = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A peer that closes its socket (a killed Redis, a client gone mid-stream)
+  // must give EPIPE on that write, not kill the server.
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 int WaitForTerminationSignal() {

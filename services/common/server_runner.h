@@ -78,8 +78,9 @@ class GrpcServer {
 absl::Status SetUpLogging(const std::string& name, const std::string& level);
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread started
-// after it. Call first thing in main, before gRPC or the model start threads,
-// so that WaitForTerminationSignal receives them.
+// after it, and ignores SIGPIPE (writes to a closed peer fail with EPIPE
+// instead of killing the process). Call first thing in main, before gRPC or
+// the model start threads, so that WaitForTerminationSignal receives them.
 void BlockTerminationSignals();
 
 // Waits for SIGTERM or SIGINT (blocked by BlockTerminationSignals) and

@@ -1,6 +1,6 @@
 // kvlab-compressor: applies KV policies to entries streamed to it.
 //
-//   kvlab-compressor [--listen=0.0.0.0:7102] [--max_entry_mb=4096] [common server flags]
+//   kvlab-compressor [--listen=127.0.0.1:7102] [--max_entry_mb=4096] [common server flags]
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   kvlab::BlockTerminationSignals();
   absl::SetProgramUsageMessage("kvlab-compressor: compresses KV entries over gRPC (kvlab.v1.CompressorService)");
   absl::ParseCommandLine(argc, argv);
-  auto options = kvlab::ServerSetupFromFlags("compressor", "0.0.0.0:7102");
+  auto options = kvlab::ServerSetupFromFlags("compressor", "127.0.0.1:7102");
   if (!options.ok()) {
     std::fprintf(stderr, "kvlab-compressor: %s\n", options.status().ToString().c_str());
     return 2;

@@ -8,6 +8,7 @@
 #include "engine/generator.h"
 #include "kvcache/cache_io.h"
 #include "kvcache/codec.h"
+#include "kvcache/entry_key.h"
 #include "engine/kv_eviction.h"
 #include "kvcache/kv_policy_spec.h"
 #include "kvcache/method_spec.h"
@@ -52,10 +53,15 @@ v1::Usage UsageFromJson(const std::string& text) {
   v1::Usage u;
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return u;
-  u.set_entry_bytes(j.value("entry_bytes", int64_t{0}));
-  u.set_full_f16_bytes(j.value("full_f16_bytes", int64_t{0}));
-  u.set_kept_tokens(j.value("kept_tokens", int64_t{0}));
-  u.set_total_tokens(j.value("total_tokens", int64_t{0}));
+  // Read without exceptions: a field of the wrong type counts as absent.
+  auto count = [&](const char* key) -> int64_t {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+  };
+  u.set_entry_bytes(count("entry_bytes"));
+  u.set_full_f16_bytes(count("full_f16_bytes"));
+  u.set_kept_tokens(count("kept_tokens"));
+  u.set_total_tokens(count("total_tokens"));
   if (auto it = j.find("prefill_backend"); it != j.end() && it->is_string()) u.set_prefill_backend(*it);
   return u;
 }
@@ -97,6 +103,7 @@ class LocalDecodeWorker : public DecodeWorker {
     if (request.handle().id().empty()) return absl::InvalidArgumentError("answer: the cache handle has no id");
     Stopwatch step;
     KVLAB_ASSIGN_OR_RETURN(std::shared_ptr<const KvEntry> entry, store_.Get(request.handle().id()));
+    KVLAB_RETURN_IF_ERROR(CheckContentKey(request.handle().id(), entry->header));
     KVLAB_ASSIGN_OR_RETURN(auto cache,
                            ImportEntry(*entry, model_, static_cast<int64_t>(query.size()) + gen.max_new_tokens));
     const double fetch_ms = step.ElapsedMs();
@@ -133,6 +140,7 @@ class LocalDecodeWorker : public DecodeWorker {
     if (request.turn() == 1) {
       if (request.start().id().empty()) return absl::InvalidArgumentError("turn 1 needs the start handle");
       KVLAB_ASSIGN_OR_RETURN(source, store_.Get(request.start().id()));
+      KVLAB_RETURN_IF_ERROR(CheckContentKey(request.start().id(), source->header));
       KVLAB_ASSIGN_OR_RETURN(session->cache, ImportEntry(*source, model_, gen.max_new_tokens + 1));
       session->method_spec = source->header.method_spec();
       session->context_tokens = source->header.tokens_size();
@@ -154,6 +162,10 @@ class LocalDecodeWorker : public DecodeWorker {
                                                             checkpoint.status().message()));
         }
         source = *checkpoint;
+        if (source->header.session_id() != sid) {
+          return absl::DataLossError(absl::StrCat("the checkpoint of session '", sid, "' belongs to session '",
+                                                  source->header.session_id(), "'"));
+        }
         if (source->header.session_turn() != request.turn() - 1) {
           return absl::FailedPreconditionError(absl::StrCat("session '", sid, "' is at turn ",
                                                             source->header.session_turn(), "; turn ",

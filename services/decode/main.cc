@@ -1,7 +1,7 @@
 // kvlab-decode: a decode worker answering from cached contexts and running
 // multi-turn sessions checkpointed to the kvstore.
 //
-//   kvlab-decode --model=DIR --kvstore=HOST:PORT [--listen=0.0.0.0:7104]
+//   kvlab-decode --model=DIR --kvstore=HOST:PORT [--listen=127.0.0.1:7104]
 //                [--max_new_tokens=1024] [--max_query_tokens=32768] [--max_sessions=64]
 //                [common server flags]
 #include <cstdio>
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   kvlab::BlockTerminationSignals();
   absl::SetProgramUsageMessage("kvlab-decode: a decode worker over gRPC (kvlab.v1.DecodeService)");
   absl::ParseCommandLine(argc, argv);
-  auto options = kvlab::ServerSetupFromFlags("decode", "0.0.0.0:7104");
+  auto options = kvlab::ServerSetupFromFlags("decode", "127.0.0.1:7104");
   if (!options.ok()) return Fail(options.status());
   if (absl::GetFlag(FLAGS_kvstore).empty()) return Fail(absl::InvalidArgumentError("--kvstore is required"));
   kvlab::DecodeOptions decode_options;

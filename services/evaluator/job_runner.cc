@@ -16,6 +16,7 @@
 #include "services/evaluator/scbench_loader.h"
 #include "services/evaluator/scbench_scorers.h"
 #include "services/evaluator/synthetic_tasks.h"
+#include "spdlog/spdlog.h"
 
 namespace kvlab {
 namespace {
@@ -140,6 +141,24 @@ absl::StatusOr<std::vector<json>> RunUnit(const JobSpec& job, const JobDeps& dep
     records.push_back(Record(job, u, handle.handle().model_fingerprint(), t, r.text(), timings, r.usage(), r.tokens().ids_size()));
   }
   KVLAB_RETURN_IF_ERROR(worker.CloseSession(session));
+  return records;
+}
+
+// RunUnit, run once more from its prefill when the unit's entry turned out
+// corrupt (DATA_LOSS: the store has quarantined it) or gone (NOT_FOUND:
+// evicted, or lost with a tier): the prefill then misses and recomputes it.
+// The second run's records carry "recomputed_entries": 1. Other errors, and
+// a second failure, are returned.
+absl::StatusOr<std::vector<json>> RunUnitRecovering(const JobSpec& job, const JobDeps& deps, const Unit& u,
+                                                    const std::atomic<bool>& cancelled) {
+  absl::StatusOr<std::vector<json>> records = RunUnit(job, deps, u, cancelled);
+  const absl::StatusCode code = records.status().code();
+  if (code != absl::StatusCode::kDataLoss && code != absl::StatusCode::kNotFound) return records;
+  spdlog::warn("job {}: unit {}: {}; recomputing its entry", job.name, u.key, records.status().ToString());
+  records = RunUnit(job, deps, u, cancelled);
+  if (records.ok()) {
+    for (json& r : *records) r["recomputed_entries"] = 1;
+  }
   return records;
 }
 
@@ -277,7 +296,7 @@ absl::StatusOr<JobOutcome> RunJob(const JobSpec& job, const JobDeps& deps, const
         std::lock_guard<std::mutex> lock(mu);
         if (!first_error.ok()) return;
       }
-      auto records = RunUnit(job, deps, *todo[i], cancelled);
+      auto records = RunUnitRecovering(job, deps, *todo[i], cancelled);
       std::lock_guard<std::mutex> lock(mu);
       if (!records.ok()) {
         if (first_error.ok()) first_error = records.status();

@@ -4,15 +4,24 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status_macros.h"
-#include "services/common/request_context.h"
 #include "services/evaluator/job_spec.h"
 
 namespace kvlab {
 namespace {
+
+// "<name>-<12 random hex digits>" (48 bits from the OS's random source).
+std::string NewJobId(const std::string& name) {
+  static std::mutex mu;
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::lock_guard<std::mutex> lock(mu);
+  return absl::StrCat(name, "-", absl::StrFormat("%012x", rng() >> 16));
+}
 
 bool Finished(v1::JobStatus::State s) {
   return s == v1::JobStatus::SUCCEEDED || s == v1::JobStatus::FAILED || s == v1::JobStatus::CANCELLED;
@@ -40,13 +49,18 @@ class LocalEvaluator : public Evaluator {
     KVLAB_ASSIGN_OR_RETURN(JobSpec spec, ParseJobSpec(doc));
     auto job = std::make_shared<Job>();
     job->spec = spec;
-    job->status.set_job_id(absl::StrCat(spec.name, "-", NewRequestId().substr(2, 8)));
     job->status.set_state(v1::JobStatus::QUEUED);
-    job->status.set_output_dir(request.output_dir().empty()
-                                   ? options_.results_dir + "/" + job->status.job_id()
-                                   : request.output_dir());
     std::lock_guard<std::mutex> lock(mu_);
-    jobs_[job->status.job_id()] = job;
+    // Every submission is a new job with its own id: a stored job (whose
+    // thread may still run) is never replaced.
+    std::string id;
+    do {
+      id = NewJobId(spec.name);
+    } while (jobs_.count(id) != 0);
+    job->status.set_job_id(id);
+    job->status.set_output_dir(request.output_dir().empty() ? options_.results_dir + "/" + id
+                                                            : request.output_dir());
+    jobs_.emplace(id, job);
     job->thread = std::thread([this, job] { Run(job); });
     return job->status;
   }

@@ -2,7 +2,7 @@
 // workers.
 //
 //   kvlab-evaluator --prefill=HOST:PORT --decode=HOST:PORT[,HOST:PORT...] --model=DIR
-//                   [--results_dir=kvlab-results] [--listen=0.0.0.0:7100] [common server flags]
+//                   [--results_dir=kvlab-results] [--listen=127.0.0.1:7100] [common server flags]
 #include <cstdio>
 #include <optional>
 
@@ -17,6 +17,7 @@
 #include "services/evaluator/grpc_server.h"
 #include "services/evaluator/local_evaluator.h"
 #include "services/prefill/grpc_client.h"
+#include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, prefill, "", "address of kvlab-prefill (host:port)");
 ABSL_FLAG(std::vector<std::string>, decode, {}, "addresses of kvlab-decode workers (host:port,...)");
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
   kvlab::BlockTerminationSignals();
   absl::SetProgramUsageMessage("kvlab-evaluator: runs evaluation jobs over gRPC (kvlab.v1.EvaluatorService)");
   absl::ParseCommandLine(argc, argv);
-  auto options = kvlab::ServerSetupFromFlags("evaluator", "0.0.0.0:7100");
+  auto options = kvlab::ServerSetupFromFlags("evaluator", "127.0.0.1:7100");
   if (!options.ok()) return Fail(options.status());
   if (absl::GetFlag(FLAGS_prefill).empty()) return Fail(absl::InvalidArgumentError("--prefill is required"));
   std::vector<std::string> decode_addresses;
@@ -49,8 +50,10 @@ int main(int argc, char** argv) {
   if (model_dir.empty()) return Fail(absl::InvalidArgumentError("--model is required (for the tokenizer)"));
   auto tokenizer = kvlab::Tokenizer::FromModelDir(model_dir);
   if (!tokenizer.ok()) return Fail(tokenizer.status());
-  std::optional<kvlab::ChatTemplate> chat;
-  if (auto t = kvlab::ChatTemplate::FromModelDir(model_dir); t.ok()) chat = *t;
+  std::string no_chat;
+  auto chat = kvlab::ChatTemplate::OptionalFromModelDir(model_dir, &no_chat);
+  if (!chat.ok()) return Fail(chat.status());
+  if (!chat->has_value()) spdlog::warn("prompts without a chat template: {}", no_chat);
 
   auto prefill = kvlab::NewPrefillClient(
       kvlab::PeerOptionsFromFlags(*options, absl::GetFlag(FLAGS_prefill), "prefill"));
@@ -65,7 +68,7 @@ int main(int argc, char** argv) {
     workers.push_back(std::move(*worker));
   }
   deps.tokenizer = tokenizer->get();
-  deps.chat = chat;
+  deps.chat = *chat;
   kvlab::LocalEvaluatorOptions evaluator_options;
   evaluator_options.results_dir = absl::GetFlag(FLAGS_results_dir);
   auto evaluator = kvlab::NewLocalEvaluator(deps, evaluator_options);

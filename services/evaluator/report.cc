@@ -64,6 +64,16 @@ std::string SummaryMarkdown(const std::vector<nlohmann::json>& records) {
     absl::StrAppend(&out, absl::StrFormat(" %.1f | %.2f | %.2f | %.1f |\n", 100.0 * row.score / row.n,
                                           row.bytes / row.n / (1 << 20), row.ratio / row.n, row.ttft / row.n));
   }
+  int64_t recomputed = 0, sessions_turn1 = 0;
+  for (const nlohmann::json& r : records) {
+    if (r.value("turn", 0) != 1) continue;
+    ++sessions_turn1;
+    if (auto it = r.find("recomputed_entries"); it != r.end() && it->is_number_integer()) recomputed += it->get<int64_t>();
+  }
+  if (recomputed > 0) {
+    absl::StrAppend(&out, "\nEntries recomputed after corruption or loss: ", recomputed, " of ", sessions_turn1,
+                    " sessions.\n");
+  }
   return out;
 }
 

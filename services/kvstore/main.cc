@@ -1,6 +1,6 @@
 // kvlab-kvstore: the KV store server (tiered store, tiered_store.h).
 //
-//   kvlab-kvstore [--listen=0.0.0.0:7103] [--host_capacity_mb=8192]
+//   kvlab-kvstore [--listen=127.0.0.1:7103] [--host_capacity_mb=8192]
 //                 [--redis=host:port [--redis_capacity_mb=0] [--redis_ttl_s=0]]
 //                 [--disk_dir=DIR [--disk_capacity_mb=0]]
 //                 [--device_capacity_mb=0 (CUDA builds)] [common server flags]
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   kvlab::BlockTerminationSignals();
   absl::SetProgramUsageMessage("kvlab-kvstore: serves KV cache entries over gRPC (kvlab.v1.KvStoreService)");
   absl::ParseCommandLine(argc, argv);
-  auto options = kvlab::ServerSetupFromFlags("kvstore", "0.0.0.0:7103");
+  auto options = kvlab::ServerSetupFromFlags("kvstore", "127.0.0.1:7103");
   if (!options.ok()) {
     std::fprintf(stderr, "kvlab-kvstore: %s\n", options.status().ToString().c_str());
     return 2;

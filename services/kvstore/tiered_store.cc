@@ -1,5 +1,6 @@
 #include "services/kvstore/tiered_store.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <chrono>
@@ -35,8 +36,13 @@ int64_t SystemClockMs() {
 }
 
 // Names: letters, digits, '-', '_', '.'; at most 200 characters.
+// The longest lease (one week): leases keep entries of running sessions; a
+// longer one is a client error (and now + ttl must not overflow).
+constexpr int64_t kMaxLeaseMs = int64_t{7} * 24 * 3600 * 1000;
+
+// Names never look like content keys (see IsContentKey).
 bool ValidName(const std::string& name) {
-  if (name.empty() || name.size() > 200) return false;
+  if (name.empty() || name.size() > 200 || IsContentKey(name)) return false;
   for (char c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
   }
@@ -89,7 +95,7 @@ class TieredKvStoreImpl : public TieredKvStore {
       if (!slots_[t].tier->persistent()) continue;
       KVLAB_ASSIGN_OR_RETURN(std::vector<TierListing> listing, slots_[t].tier->List());
       for (TierListing& l : listing) {
-        if (!ValidName(l.id)) continue;
+        if (!ValidName(l.id) && !IsContentKey(l.id)) continue;  // not a key kvlab wrote
         auto [it, inserted] = records_.try_emplace(l.id);
         Record& rec = it->second;
         if (inserted) {
@@ -116,7 +122,8 @@ class TieredKvStoreImpl : public TieredKvStore {
     if (!options.name().empty()) {
       if (!ValidName(options.name())) {
         return absl::InvalidArgumentError(absl::StrCat("entry name '", options.name(),
-                                                       "' must be 1-200 letters, digits, '-', '_' or '.'"));
+                                                       "' must be 1-200 letters, digits, '-', '_' or '.', and not "
+                                                       "32 hex digits (the shape of content ids)"));
       }
       id = options.name();
     } else {
@@ -129,6 +136,23 @@ class TieredKvStoreImpl : public TieredKvStore {
     response.set_bytes(bytes);
 
     std::lock_guard<std::mutex> lock(mu_);
+    if (options.name().empty()) {
+      // Content-addressed: the first entry stored under a key stays; another
+      // payload for the same key never replaces it.
+      auto existing = records_.find(id);
+      if (existing != records_.end() && existing->second.header != nullptr) {
+        const v1::KvEntryHeader& old = *existing->second.header;
+        if (!std::equal(old.layer_checksums().begin(), old.layer_checksums().end(),
+                        shared->header.layer_checksums().begin(), shared->header.layer_checksums().end()) ||
+            old.codec() != shared->header.codec()) {
+          spdlog::warn("kvstore: a different payload was put under content id '{}'; keeping the stored one", id);
+        }
+        *response.mutable_handle() = HandleOf(id, old);
+        response.set_bytes(existing->second.bytes);
+        existing->second.access_ms = options_.clock_ms();
+        return response;
+      }
+    }
     if (!AnyTierFits(bytes)) {
       return absl::ResourceExhaustedError(absl::StrCat("entry of ", bytes, " bytes exceeds the capacity of every ",
                                                        "store tier (host ", options_.host_capacity_bytes, " bytes)"));
@@ -301,7 +325,10 @@ class TieredKvStoreImpl : public TieredKvStore {
   }
 
   absl::StatusOr<uint64_t> Lease(const std::string& id, int64_t ttl_ms) override {
-    if (ttl_ms <= 0) return absl::InvalidArgumentError(absl::StrCat("lease ttl must be positive, got ", ttl_ms, " ms"));
+    if (ttl_ms <= 0 || ttl_ms > kMaxLeaseMs) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("lease ttl must be in (0, ", kMaxLeaseMs, "] ms (one week), got ", ttl_ms, " ms"));
+    }
     std::lock_guard<std::mutex> lock(mu_);
     auto it = records_.find(id);
     if (it == records_.end()) return UnknownId(id);

@@ -1,7 +1,7 @@
 // kvlab-prefill: runs the model over shared contexts and stores their KV.
 //
 //   kvlab-prefill --model=DIR --kvstore=HOST:PORT --compressor=HOST:PORT
-//                 [--listen=0.0.0.0:7101] [--max_context_tokens=131072] [common server flags]
+//                 [--listen=127.0.0.1:7101] [--max_context_tokens=131072] [common server flags]
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   kvlab::BlockTerminationSignals();
   absl::SetProgramUsageMessage("kvlab-prefill: prefills shared contexts over gRPC (kvlab.v1.PrefillService)");
   absl::ParseCommandLine(argc, argv);
-  auto options = kvlab::ServerSetupFromFlags("prefill", "0.0.0.0:7101");
+  auto options = kvlab::ServerSetupFromFlags("prefill", "127.0.0.1:7101");
   if (!options.ok()) return Fail(options.status());
   if (absl::GetFlag(FLAGS_kvstore).empty()) return Fail(absl::InvalidArgumentError("--kvstore is required"));
   if (absl::GetFlag(FLAGS_compressor).empty()) return Fail(absl::InvalidArgumentError("--compressor is required"));

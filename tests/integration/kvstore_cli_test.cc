@@ -24,8 +24,10 @@
 #include "engine/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 #include "services/common/server_runner.h"
+#include "services/kvstore/grpc_client.h"
 #include "services/kvstore/grpc_server.h"
 #include "services/kvstore/tiered_store.h"
+#include "tests/integration/grpc_test_util.h"
 #include "tests/util/free_port.h"
 #include "tests/util/redis_server.h"
 #include "tests/util/test_util.h"
@@ -489,6 +491,57 @@ TEST(KvStoreBinaryTest, TierFlagsBuildTheTiers) {
   while ((*bad)->Running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ((*bad)->exit_code(), 2);
   EXPECT_THAT(ReadAll(dir.Join("bad.log")), HasSubstr("--redis must be host:port"));
+}
+
+// Redis killed (SIGKILL) under a kvstore that writes through to it: the
+// kvstore's writes to the dead connection fail with an error instead of
+// killing it with SIGPIPE, and it keeps serving its host tier.
+TEST(KvStoreBinaryTest, SurvivesRedisKilledUnderIt) {
+  testing::TempDir dir;
+  testing::RedisServer redis;
+  const int port = testing::FreeLoopbackPort();
+  auto server = ChildProcess::Start(
+      {std::string(KVLAB_KVSTORE_BIN), "--listen=127.0.0.1:" + std::to_string(port), "--host_capacity_mb=64",
+       "--redis=127.0.0.1:" + std::to_string(redis.port()), "--write_through"},
+      dir.Join("kvstore.log"));
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(WaitForPort(port, **server, std::chrono::seconds(30)).ok()) << ReadAll(dir.Join("kvstore.log"));
+  ClientOptions options;
+  options.address = "127.0.0.1:" + std::to_string(port);
+  options.peer_name = "kvstore";
+  auto client = NewKvStoreClient(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto first = (*client)->Put(testing::SyntheticEntry(4, 1 << 20, 1), v1::PutOptions());
+  ASSERT_TRUE(first.ok()) << first.status();
+  redis.Stop();
+  for (uint32_t seed = 2; seed < 6; ++seed) {  // writes to the dead connection
+    (void)(*client)->Put(testing::SyntheticEntry(4, 1 << 20, seed), v1::PutOptions());
+  }
+  ASSERT_TRUE((*server)->Running()) << "kvstore died: " << ReadAll(dir.Join("kvstore.log"));
+  auto got = (*client)->Get(first->handle().id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ((*got)->layers.size(), 4u);
+  CliResult tiers = RunProcess({KVLAB_STORE_BIN, "--store=" + options.address, "tiers", "--json"}, dir.path(), 0);
+  EXPECT_EQ(tiers.code, 0) << tiers.err;
+}
+
+// Safe by default: a server reachable from other hosts must authenticate.
+TEST(KvStoreBinaryTest, NonLoopbackListenNeedsATokenOrInsecure) {
+  testing::TempDir dir;
+  const int port = testing::FreeLoopbackPort();
+  const std::string any = "--listen=0.0.0.0:" + std::to_string(port);
+  auto refused = ChildProcess::Start({std::string(KVLAB_KVSTORE_BIN), any}, dir.Join("refused.log"));
+  ASSERT_TRUE(refused.ok());
+  while ((*refused)->Running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_NE((*refused)->exit_code(), 0);
+  EXPECT_THAT(ReadAll(dir.Join("refused.log")), HasSubstr("--insecure"));
+
+  testing::WriteFile(dir.Join("token"), "s3cret\n");
+  for (const std::string& extra : {std::string("--insecure"), "--auth_token_file=" + dir.Join("token")}) {
+    auto server = ChildProcess::Start({std::string(KVLAB_KVSTORE_BIN), any, extra}, dir.Join("ok.log"));
+    ASSERT_TRUE(server.ok());
+    EXPECT_TRUE(WaitForPort(port, **server, std::chrono::seconds(30)).ok()) << extra << ": " << ReadAll(dir.Join("ok.log"));
+  }
 }
 
 }  // namespace

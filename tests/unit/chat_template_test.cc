@@ -156,13 +156,31 @@ TEST_F(ChatTemplateFileTest, Errors) {
 
   std::string path = WriteConfig(R"({"bos_token": "<s>"})");
   auto absent = ChatTemplate::FromModelDir(dir_.string());
-  EXPECT_EQ(absent.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(absent.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(absent.status().message(), HasSubstr(path));
+  std::string why;
+  auto none = ChatTemplate::OptionalFromModelDir(dir_.string(), &why);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_THAT(why, HasSubstr("no chat_template"));
 
   path = WriteConfig(R"({"chat_template": "{% for m in messages %}<<{{ m.content }}>>{% endfor %}"})");
   auto unknown = ChatTemplate::FromModelDir(dir_.string());
-  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(unknown.status().message(), HasSubstr(path));
+  auto unsupported = ChatTemplate::OptionalFromModelDir(dir_.string(), &why);
+  ASSERT_TRUE(unsupported.ok());
+  EXPECT_FALSE(unsupported->has_value());
+  EXPECT_THAT(why, HasSubstr("no supported family"));
+
+  // A template of the wrong type is a broken file, not "no template".
+  for (const char* wrong : {R"({"chat_template": 42})", R"({"chat_template": {"a": 1}})",
+                            R"({"chat_template": [{"name": 1, "template": 2}]})"}) {
+    path = WriteConfig(wrong);
+    auto typed = ChatTemplate::OptionalFromModelDir(dir_.string(), &why);
+    EXPECT_EQ(typed.status().code(), absl::StatusCode::kInvalidArgument) << wrong;
+    EXPECT_THAT(typed.status().message(), HasSubstr("chat_template must be")) << wrong;
+  }
 
   path = WriteConfig("{malformed");
   auto bad = ChatTemplate::FromModelDir(dir_.string());

@@ -166,6 +166,21 @@ TEST(CheckpointBadInputTest, InconsistentConfig) {
   EXPECT_THAT(s.message(), HasSubstr("num_key_value_heads"));
 }
 
+// Absurd sizes are refused before anything is allocated for them (a
+// config.json with num_hidden_layers = 1e9 used to abort with bad_alloc).
+TEST(CheckpointBadInputTest, AbsurdSizesAreRefused) {
+  for (const char* key : {"num_hidden_layers", "vocab_size", "hidden_size", "intermediate_size"}) {
+    TempDir tmp;
+    CopyDir(FixtureDir("tiny-qwen2"), tmp.path());
+    auto cfg = ReadJsonFile(tmp.Join("config.json"));
+    (*cfg)[key] = 1000000000;
+    WriteFile(tmp.Join("config.json"), cfg->dump());
+    absl::Status s = LoadStatus(tmp.path());
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << key << ": " << s;
+    EXPECT_THAT(s.message(), HasSubstr(key));
+  }
+}
+
 TEST(CheckpointBadInputTest, TensorMissing) {
   TempDir tmp;
   CopyDir(FixtureDir("tiny-qwen2"), tmp.path());

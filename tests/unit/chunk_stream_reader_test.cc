@@ -129,5 +129,29 @@ TEST(ChunkStreamReaderTest, CorruptDataIsDataLossAndDisorderIsRefused) {
   EXPECT_EQ(AddSerializedChunk(&merged, &disorder).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A header that declares absurd layer sizes is refused, and one that
+// declares large ones does not make the receiver allocate them up front
+// (a 2^61-byte layer used to end the Put with UNKNOWN from a length_error).
+TEST(EntryAssemblerTest, DeclaredSizesAreBoundedAndNotPreallocated) {
+  v1::KvChunk huge;
+  huge.mutable_header()->set_num_layers(1);
+  huge.mutable_header()->add_layer_bytes(int64_t{1} << 61);
+  huge.mutable_header()->add_layer_checksums(0);
+  EntryAssembler a;
+  const absl::Status s = a.Add(huge);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("bytes of layers"), std::string::npos) << s;
+
+  v1::KvChunk big = huge;
+  big.mutable_header()->set_layer_bytes(0, int64_t{32} << 30);  // 32 GiB promised
+  EntryAssembler b;
+  ASSERT_TRUE(b.Add(big).ok());
+  auto dst = b.AcceptLayerBytes(0, 0, 10);
+  ASSERT_TRUE(dst.ok()) << dst.status();
+  EXPECT_LE((*dst)->capacity(), size_t{256} << 20);
+  (*dst)->append(10, 'x');
+  EXPECT_EQ(b.Finish().status().code(), absl::StatusCode::kInvalidArgument);  // ended early
+}
+
 }  // namespace
 }  // namespace kvlab

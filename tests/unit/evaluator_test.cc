@@ -2,17 +2,21 @@
 // summaries, and resumable job runs over the local services.
 #include <algorithm>
 #include <fstream>
+#include <set>
 
+#include "absl/strings/str_cat.h"
 #include "engine/backend.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/compressor/compressor.h"
 #include "services/decode/decode_worker.h"
 #include "services/evaluator/job_runner.h"
+#include "services/evaluator/local_evaluator.h"
 #include "services/evaluator/prompt_builder.h"
 #include "services/evaluator/report.h"
 #include "services/evaluator/synthetic_kv.h"
 #include "services/kvstore/kv_store.h"
+#include "services/kvstore/tiered_store.h"
 #include "services/prefill/prefiller.h"
 #include "tests/util/test_util.h"
 
@@ -204,6 +208,77 @@ TEST_F(EvaluatorTest, JobRunsBothModesAndResumesAfterInterruption) {
   other.seed = 2;
   EXPECT_EQ(RunJob(other, Deps(), dir.path(), [](int64_t, int64_t) {}, no).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// Entries corrupted on disk between two runs of a job: the rerun's decode
+// finds the corruption (DATA_LOSS, quarantined), the unit is run again from a
+// prefill that recomputes the entry, the answers equal the first run's and
+// the records and summary count the recomputed entries.
+TEST_F(EvaluatorTest, CorruptEntriesAreRecomputedTransparently) {
+  testing::TempDir disk;
+  TieredStoreOptions o;
+  o.host_capacity_bytes = 0;  // every read comes from the disk files
+  o.disk.dir = disk.Join("tier");
+  o.disk.fsync = false;
+  auto store = NewTieredKvStore(o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto prefill = NewLocalPrefiller(model_.get(), tokenizer_.get(), compressor_.get(), store->get());
+  auto decode = NewLocalDecodeWorker(model_.get(), tokenizer_.get(), store->get());
+  JobDeps deps{prefill.get(), {decode.get()}, tokenizer_.get(), chat_};
+  JobSpec job = *ParseJobSpec(json::parse(R"({"name": "heal", "tasks": [{"task": "kv", "sessions": 2,
+      "turns": 2, "context_tokens": 160}], "methods": ["kv=full"], "modes": ["multi_request"],
+      "max_new_tokens": 6})"));
+  std::atomic<bool> no{false};
+  testing::TempDir first_dir, second_dir;
+  auto first = RunJob(job, deps, first_dir.path(), [](int64_t, int64_t) {}, no);
+  ASSERT_TRUE(first.ok()) << first.status();
+  int corrupted = 0;
+  for (const auto& f : std::filesystem::directory_iterator(o.disk.dir)) {
+    std::string bytes = testing::ReadFile(f.path().string());
+    bytes[bytes.size() - 7] ^= 0x40;  // inside the last layer's payload
+    testing::WriteFile(f.path().string(), bytes);
+    ++corrupted;
+  }
+  ASSERT_EQ(corrupted, 2);
+  auto second = RunJob(job, deps, second_dir.path(), [](int64_t, int64_t) {}, no);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->records.size(), first->records.size());
+  int recomputed = 0;
+  for (size_t i = 0; i < first->records.size(); ++i) {
+    EXPECT_EQ(second->records[i]["prediction"], first->records[i]["prediction"]);
+    recomputed += second->records[i].value("recomputed_entries", 0);
+  }
+  EXPECT_EQ(recomputed, 4);  // 2 sessions x 2 turns, each record of a recomputed unit
+  EXPECT_EQ((*store)->Quarantined().size(), 2u);
+  EXPECT_NE(second->summary_markdown.find("Entries recomputed after corruption or loss: 2 of 2"), std::string::npos)
+      << second->summary_markdown;
+}
+
+// Resubmitting a job (the documented way to resume one) while the first
+// submission still runs: each gets its own id, neither replaces the other,
+// and the evaluator survives (a replaced job's joinable thread aborted it).
+TEST_F(EvaluatorTest, ResubmittedJobsGetTheirOwnIdsAndAllRun) {
+  auto evaluator = NewLocalEvaluator(Deps(), LocalEvaluatorOptions{});
+  testing::TempDir dir;
+  v1::SubmitJobRequest request;
+  request.set_job_json(R"({"name": "again", "tasks": [{"task": "kv", "sessions": 1, "turns": 1,
+      "context_tokens": 120}], "methods": ["kv=full"], "max_new_tokens": 4})");
+  std::set<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    request.set_output_dir(dir.Join(absl::StrCat("run", i)));
+    auto status = evaluator->SubmitJob(request);
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_EQ(status->job_id().rfind("again-", 0), 0u) << status->job_id();
+    ids.insert(status->job_id());
+  }
+  EXPECT_EQ(ids.size(), 4u);
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(evaluator->WatchJob(id, [](const v1::JobStatus&) { return true; }).ok());
+  }
+  auto list = evaluator->ListJobs();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->jobs_size(), 4);
+  for (const auto& j : list->jobs()) EXPECT_EQ(j.state(), v1::JobStatus::SUCCEEDED) << j.job_id() << j.error();
 }
 
 }  // namespace

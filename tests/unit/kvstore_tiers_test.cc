@@ -5,7 +5,10 @@
 #include <hiredis/hiredis.h>
 
 #include <atomic>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -415,6 +418,42 @@ TEST(TieredStoreTest, RejectsCorruptPutsBadNamesAndOversizedEntries) {
             absl::StatusCode::kResourceExhausted);
 }
 
+// Cache poisoning (issue 26): a name cannot take a content id's place, and
+// another payload put under an existing content id does not replace it.
+TEST(TieredStoreTest, ContentIdsCannotBeOverwrittenOrNamed) {
+  auto store = NewTieredKvStore({});
+  ASSERT_TRUE(store.ok());
+  const KvEntry original = MakeEntry(Tokens(20, 0), 2, 100, 1);
+  auto put = (*store)->Put(original, {});
+  ASSERT_TRUE(put.ok());
+  const std::string id = put->handle().id();
+  ASSERT_TRUE(IsContentKey(id));
+  auto named = (*store)->Put(MakeEntry(Tokens(20, 100), 2, 100, 2), Named(id));
+  EXPECT_EQ(named.status().code(), absl::StatusCode::kInvalidArgument) << named.status();
+  // Same header (so the same content key), other bytes: the first one stays.
+  auto again = (*store)->Put(MakeEntry(Tokens(20, 0), 2, 100, 7), {});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->handle().id(), id);
+  auto got = (*store)->Get(id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(SameBytes(**got, original));
+  EXPECT_TRUE(Consistent(**got));
+  // Names of other shapes still work.
+  EXPECT_TRUE((*store)->Put(MakeEntry(Tokens(20, 100), 2, 100, 2), Named("session-1")).ok());
+}
+
+TEST(TieredStoreTest, LeaseTtlIsBounded) {
+  auto store = NewTieredKvStore({});
+  ASSERT_TRUE(store.ok());
+  auto put = (*store)->Put(MakeEntry(Tokens(8, 0), 1, 100, 1), {});
+  ASSERT_TRUE(put.ok());
+  EXPECT_EQ((*store)->Lease(put->handle().id(), std::numeric_limits<int64_t>::max()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto lease = (*store)->Lease(put->handle().id(), 60000);
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ((*store)->Delete(put->handle().id()).code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(TieredStoreTest, PinnedAndLeasedEntriesAreNotEvictedAndLeasesExpire) {
   int64_t now = 1000;
   TieredStoreOptions o;
@@ -534,6 +573,40 @@ TEST(DiskTierTest, ReplacesAtomicallyAndCleansStaleTemporaries) {
   EXPECT_EQ((*tier)->List()->size(), 1u);
   ASSERT_TRUE((*tier)->Delete("x").ok());
   EXPECT_EQ((*tier)->Get("x").status().code(), absl::StatusCode::kNotFound);
+}
+
+// A disk entry whose length fields lie (the manifest length, or layer sizes
+// the chunks do not hold) is data loss, found before anything is sized by
+// them (a lying length used to allocate 4.3 GB first).
+TEST(DiskTierTest, LyingLengthsAreDataLossBeforeAllocation) {
+  testing::TempDir dir;
+  auto tier = DiskTier::Create({dir.path()});
+  ASSERT_TRUE(tier.ok());
+  ASSERT_TRUE((*tier)->Put("x", std::make_shared<const KvEntry>(MakeEntry(Tokens(3, 0), 2, 100, 1))).ok());
+  std::string file;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) file = e.path().string();
+  const std::string original = testing::ReadFile(file);
+  std::string lying = original;
+  const uint64_t len = uint64_t{4} << 30;  // the manifest length field follows the 8-byte magic
+  std::memcpy(lying.data() + 8, &len, sizeof(len));
+  testing::WriteFile(file, lying);
+  auto got = (*tier)->Get("x");
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kDataLoss) << got.status();
+  EXPECT_NE(got.status().message().find("does not fit"), std::string::npos) << got.status();
+  // A well-formed manifest (valid checksum) whose header promises more layer
+  // bytes than its chunks hold.
+  KvEntry promise = MakeEntry(Tokens(3, 0), 2, 100, 1);
+  Manifest m = PlanManifest(promise, 7, 1 << 20);
+  m.header.set_layer_bytes(1, int64_t{1} << 40);
+  const std::string encoded = EncodeManifest(m);
+  std::string crafted(original.substr(0, 8));
+  const uint64_t mlen = encoded.size();
+  crafted.append(reinterpret_cast<const char*>(&mlen), sizeof(mlen));
+  crafted += encoded;
+  for (const ChunkInfo& c : m.chunks) crafted += std::string(ChunkBytes(promise, c));
+  testing::WriteFile(file, crafted);
+  got = (*tier)->Get("x");
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kDataLoss) << got.status();
 }
 
 TEST(HostTierTest, KeepsTheObjectItWasGiven) {

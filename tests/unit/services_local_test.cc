@@ -196,6 +196,49 @@ TEST_F(LocalServicesTest, EntryOfAnotherModelIsRefused) {
   EXPECT_NE(r.status().message().find(model_->fingerprint().ToHex()), std::string::npos);
 }
 
+// A kvstore that answers Gets of one id with another id's entry (broken or
+// hostile): decode checks that a content-addressed entry holds the context
+// its id names and refuses it otherwise.
+class SwappingStore : public KvStore {
+ public:
+  SwappingStore(KvStore& inner, std::string from, std::string to) : inner_(inner), from_(from), to_(to) {}
+  absl::StatusOr<v1::PutResponse> Put(KvEntry e, const v1::PutOptions& o) override { return inner_.Put(e, o); }
+  absl::StatusOr<std::shared_ptr<const KvEntry>> Get(const std::string& id) override {
+    return inner_.Get(id == from_ ? to_ : id);
+  }
+  absl::StatusOr<v1::LookupResponse> Lookup(const v1::LookupRequest& r) override { return inner_.Lookup(r); }
+  absl::StatusOr<v1::EntryInfo> Stat(const std::string& id) override { return inner_.Stat(id); }
+  absl::StatusOr<v1::ListResponse> List(const v1::ListRequest& r) override { return inner_.List(r); }
+  absl::Status Delete(const std::string& id) override { return inner_.Delete(id); }
+
+ private:
+  KvStore& inner_;
+  const std::string from_, to_;
+};
+
+TEST_F(LocalServicesTest, EntryHoldingAnotherContextIsRefused) {
+  const v1::CacheHandle asked = PrefillText(kContext);
+  const v1::CacheHandle other = PrefillText(std::string(kContext) + " {\"d4e5\": \"9a9a\"}");
+  SwappingStore swapping(*store_, asked.id(), other.id());
+  auto worker = NewLocalDecodeWorker(model_.get(), tokenizer_.get(), &swapping);
+  v1::AnswerRequest ans;
+  *ans.mutable_handle() = asked;
+  ans.mutable_query()->set_text("\nKey: \"b7d2\"\nValue:");
+  ans.mutable_generation()->set_max_new_tokens(2);
+  auto r = worker->Answer(ans);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find(asked.id()), std::string::npos) << r.status();
+  v1::TurnRequest turn;
+  turn.set_session_id("swapped");
+  turn.set_turn(1);
+  *turn.mutable_start() = asked;
+  turn.mutable_generation()->set_max_new_tokens(2);
+  EXPECT_EQ(worker->Turn(turn).status().code(), absl::StatusCode::kDataLoss);
+  // The honest store still serves the asked-for entry.
+  *ans.mutable_handle() = asked;
+  EXPECT_TRUE(decode_->Answer(ans).ok());
+}
+
 TEST_F(LocalServicesTest, CorruptedEntriesAreDataLossNeverServed) {
   v1::CacheHandle h = PrefillText(kContext);
   KvEntry copy = **store_->Get(h.id());

@@ -85,7 +85,13 @@ absl::StatusOr<Manifest> ReadManifest(int fd, const std::string& path, uint64_t*
   if (std::memcmp(preamble, kMagic, 8) != 0) return absl::DataLossError(absl::StrCat(path, ": bad magic"));
   uint64_t len;
   std::memcpy(&len, preamble + 8, sizeof(len));
-  if (len > (1ull << 32)) return absl::DataLossError(absl::StrCat(path, ": implausible manifest length"));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "inspecting", path);
+  // The length field is checked against the file before anything is sized by it.
+  if (len > (1ull << 32) || len > static_cast<uint64_t>(st.st_size) - kPreamble) {
+    return absl::DataLossError(absl::StrCat(path, ": manifest length ", len, " does not fit the file's ", st.st_size,
+                                            " bytes"));
+  }
   std::string bytes(len, '\0');
   KVLAB_RETURN_IF_ERROR(ReadAll(fd, bytes.data(), len, kPreamble, path));
   *payload_offset = kPreamble + len;
@@ -154,6 +160,18 @@ absl::StatusOr<std::shared_ptr<const KvEntry>> DiskTier::Get(const std::string& 
   uint64_t offset = 0;
   auto manifest = ReadManifest(fd.get(), path, &offset);
   if (!manifest.ok()) return manifest.status();
+  // Allocate only what the file holds: the declared layer sizes must add up
+  // to the chunks, and the chunks to the bytes after the manifest.
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "inspecting", path);
+  uint64_t chunk_bytes = 0, layer_bytes = 0;
+  for (const ChunkInfo& c : manifest->chunks) chunk_bytes += c.size;
+  for (int64_t b : manifest->header.layer_bytes()) layer_bytes += static_cast<uint64_t>(b);
+  if (chunk_bytes != layer_bytes || offset + chunk_bytes != static_cast<uint64_t>(st.st_size)) {
+    return absl::DataLossError(absl::StrCat("disk entry '", id, "': the manifest declares ", layer_bytes,
+                                            " bytes of layers in ", chunk_bytes, " bytes of chunks, the file holds ",
+                                            st.st_size - static_cast<int64_t>(offset)));
+  }
   auto entry = std::make_shared<KvEntry>();
   entry->layers.resize(manifest->header.layer_bytes_size());
   for (size_t l = 0; l < entry->layers.size(); ++l) {
