@@ -34,6 +34,7 @@
 #include "services/prefill/grpc_client.h"
 #include "services/prefill/grpc_server.h"
 #include "tests/integration/grpc_test_util.h"
+#include "tests/util/forwarding_store.h"
 #include "tests/util/test_util.h"
 #include "spdlog/spdlog.h"
 
@@ -57,12 +58,9 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
 
 // A KvStore that serves a corrupted copy of every entry (header intact): what
 // a bit flip between the store's verification and the wire looks like.
-class CorruptingStore : public KvStore {
+class CorruptingStore : public testing::ForwardingStore {
  public:
-  explicit CorruptingStore(KvStore* inner) : inner_(*inner) {}
-  absl::StatusOr<v1::PutResponse> Put(KvEntry entry, const v1::PutOptions& options) override {
-    return inner_.Put(std::move(entry), options);
-  }
+  explicit CorruptingStore(KvStore* inner) : ForwardingStore(*inner) {}
   absl::StatusOr<std::shared_ptr<const KvEntry>> Get(const std::string& id) override {
     auto entry = inner_.Get(id);
     if (!entry.ok()) return entry.status();
@@ -70,13 +68,6 @@ class CorruptingStore : public KvStore {
     copy->layers.back()[copy->layers.back().size() / 2] ^= 0x40;
     return std::shared_ptr<const KvEntry>(copy);
   }
-  absl::StatusOr<v1::LookupResponse> Lookup(const v1::LookupRequest& r) override { return inner_.Lookup(r); }
-  absl::StatusOr<v1::EntryInfo> Stat(const std::string& id) override { return inner_.Stat(id); }
-  absl::StatusOr<v1::ListResponse> List(const v1::ListRequest& r) override { return inner_.List(r); }
-  absl::Status Delete(const std::string& id) override { return inner_.Delete(id); }
-
- private:
-  KvStore& inner_;
 };
 
 // Health check through a generic stub ("grpc.health.v1.Health/Check" with

@@ -9,6 +9,7 @@
 #include "services/decode/decode_worker.h"
 #include "services/kvstore/kv_store.h"
 #include "services/prefill/prefiller.h"
+#include "tests/util/forwarding_store.h"
 #include "tests/util/test_util.h"
 
 namespace kvlab {
@@ -199,20 +200,15 @@ TEST_F(LocalServicesTest, EntryOfAnotherModelIsRefused) {
 // A kvstore that answers Gets of one id with another id's entry (broken or
 // hostile): decode checks that a content-addressed entry holds the context
 // its id names and refuses it otherwise.
-class SwappingStore : public KvStore {
+class SwappingStore : public testing::ForwardingStore {
  public:
-  SwappingStore(KvStore& inner, std::string from, std::string to) : inner_(inner), from_(from), to_(to) {}
-  absl::StatusOr<v1::PutResponse> Put(KvEntry e, const v1::PutOptions& o) override { return inner_.Put(e, o); }
+  SwappingStore(KvStore& inner, std::string from, std::string to)
+      : ForwardingStore(inner), from_(std::move(from)), to_(std::move(to)) {}
   absl::StatusOr<std::shared_ptr<const KvEntry>> Get(const std::string& id) override {
     return inner_.Get(id == from_ ? to_ : id);
   }
-  absl::StatusOr<v1::LookupResponse> Lookup(const v1::LookupRequest& r) override { return inner_.Lookup(r); }
-  absl::StatusOr<v1::EntryInfo> Stat(const std::string& id) override { return inner_.Stat(id); }
-  absl::StatusOr<v1::ListResponse> List(const v1::ListRequest& r) override { return inner_.List(r); }
-  absl::Status Delete(const std::string& id) override { return inner_.Delete(id); }
 
  private:
-  KvStore& inner_;
   const std::string from_, to_;
 };
 
