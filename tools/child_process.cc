@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -92,6 +94,32 @@ absl::StatusOr<int> PickFreePort() {
   int port = ntohs(addr.sin_port);
   ::close(fd);
   return port;
+}
+
+absl::StatusOr<int> WaitForListenLine(const std::string& log_path, const std::string& server, int64_t from,
+                                      ChildProcess& child, std::chrono::milliseconds timeout) {
+  const std::string marker = server + " listening on ";
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(log_path);
+    in.seekg(from);
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t at = line.find(marker);
+      const size_t colon = line.rfind(':');
+      if (at == std::string::npos || colon == std::string::npos || colon < at) continue;
+      int port = 0;
+      const char* begin = line.data() + colon + 1;
+      auto [ptr, ec] = std::from_chars(begin, line.data() + line.size(), port);
+      if (ec == std::errc() && port > 0) return port;
+    }
+    if (!child.Running()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(child.name(), " exited with code ", child.exit_code(), " before listening"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(child.name(), " did not start listening in time"));
 }
 
 absl::Status WaitForPort(int port, ChildProcess& child, std::chrono::milliseconds timeout) {

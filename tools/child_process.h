@@ -52,6 +52,15 @@ absl::StatusOr<int> PickFreePort();
 // `timeout` passes. DEADLINE_EXCEEDED / FAILED_PRECONDITION accordingly.
 absl::Status WaitForPort(int port, ChildProcess& child, std::chrono::milliseconds timeout);
 
+// Waits until `log_path` holds a line "<server> listening on HOST:PORT" (what
+// every kvlab server prints once it serves; with --listen=...:0 the port is
+// the one the kernel chose, so no other process can take it in between) and
+// returns PORT. FAILED_PRECONDITION when `child` exits first,
+// DEADLINE_EXCEEDED after `timeout`. Only lines after byte `from` count (a
+// restarted server appends to the same log).
+absl::StatusOr<int> WaitForListenLine(const std::string& log_path, const std::string& server, int64_t from,
+                                      ChildProcess& child, std::chrono::milliseconds timeout);
+
 }  // namespace kvlab
 
 #endif  // KVLAB_TOOLS_CHILD_PROCESS_H_

@@ -78,8 +78,9 @@ absl::Status Run() {
   auto compressor = NewLocalCompressor();
   auto prefill = NewLocalPrefiller(model.get(), tokenizer.get(), compressor.get(), store.get());
   auto decode = NewLocalDecodeWorker(model.get(), tokenizer.get(), store.get());
-  JobDeps deps{prefill.get(), {decode.get()}, tokenizer.get(), chat};
+  JobDeps deps{prefill.get(), {decode.get()}, tokenizer.get(), chat, model->config()};
   LocalEvaluatorOptions options;
+  options.confine_paths = false;  // in-process: the caller is the operator, paths are theirs
   auto evaluator = NewLocalEvaluator(deps, options);
 
   KVLAB_ASSIGN_OR_RETURN(nlohmann::json job, JobDocument());

@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -44,83 +46,135 @@ std::string FindBinDir() {
 }
 
 struct Server {
-  std::string name;
+  std::string name;     // "kvstore", "decode-3", ...
+  std::string binary;   // "kvlab-kvstore"
+  std::vector<std::string> args;  // all but --listen
   int port = 0;
   std::unique_ptr<ChildProcess> process;
+  int restarts = 0;
+  std::chrono::steady_clock::time_point next_try;  // when a dead server is started again
   std::string address() const { return absl::StrCat("127.0.0.1:", port); }
 };
 
+// The five kinds of servers of one cluster: started in dependency order,
+// supervised (a server that dies is started again on its port, with backoff),
+// stopped in reverse order.
+class Cluster {
+ public:
+  Cluster(std::string bin, std::string run_dir, std::chrono::seconds timeout)
+      : bin_(std::move(bin)), run_dir_(std::move(run_dir)), timeout_(timeout) {}
+  ~Cluster() { StopAll(); }
+
+  // Starts kvlab-<kind> on a port the kernel picks (read back from the
+  // server's "listening on" line) and waits until it serves.
+  absl::StatusOr<Server*> Start(const std::string& kind, std::vector<std::string> args) {
+    Server s;
+    s.name = kind == "decode" ? absl::StrCat(kind, "-", decode_workers_++) : kind;
+    s.binary = "kvlab-" + kind;
+    s.args = std::move(args);
+    servers_.push_back(std::move(s));
+    Server& added = servers_.back();
+    KVLAB_RETURN_IF_ERROR(Launch(added));
+    return &added;
+  }
+
+  // Restarts servers that died (on the same port, so their peers' addresses
+  // stay valid), waiting 1, 2, 4 ... 30 s between tries of each. Returns
+  // after one pass.
+  void Supervise() {
+    const auto now = std::chrono::steady_clock::now();
+    for (Server& s : servers_) {
+      if (s.process->Running() || now < s.next_try) continue;
+      const int backoff = std::min(30, 1 << std::min(s.restarts, 5));
+      std::fprintf(stderr, "kvlab up: %s exited with code %d; restarting it (restart %d)\n", s.name.c_str(),
+                   s.process->exit_code(), s.restarts + 1);
+      ++s.restarts;
+      if (absl::Status st = Launch(s); !st.ok()) {
+        std::fprintf(stderr, "kvlab up: restarting %s failed: %s; next try in %d s\n", s.name.c_str(),
+                     st.ToString().c_str(), backoff);
+        s.next_try = std::chrono::steady_clock::now() + std::chrono::seconds(backoff);
+      }
+    }
+  }
+
+  void StopAll() {
+    for (auto it = servers_.rbegin(); it != servers_.rend(); ++it) {
+      if (it->process == nullptr) continue;
+      const int code = it->process->Stop(std::chrono::seconds(15));
+      std::fprintf(stderr, "kvlab up: %-10s stopped (exit %d)\n", it->name.c_str(), code);
+      it->process.reset();
+    }
+  }
+
+  const std::deque<Server>& servers() const { return servers_; }
+
+ private:
+  absl::Status Launch(Server& s) {
+    std::vector<std::string> argv = {bin_ + "/" + s.binary, absl::StrCat("--listen=127.0.0.1:", s.port)};
+    argv.insert(argv.end(), s.args.begin(), s.args.end());
+    const std::string log = run_dir_ + "/" + s.name + ".log";
+    std::error_code ec;
+    const int64_t from = std::filesystem::exists(log) ? static_cast<int64_t>(std::filesystem::file_size(log, ec)) : 0;
+    KVLAB_ASSIGN_OR_RETURN(s.process, ChildProcess::Start(argv, log));
+    absl::StatusOr<int> port = WaitForListenLine(log, s.binary, from, *s.process, timeout_);
+    if (!port.ok()) {
+      return absl::Status(port.status().code(), absl::StrCat(port.status().message(), " (see ", log, ")"));
+    }
+    s.port = *port;
+    std::fprintf(stderr, "kvlab up: %-10s listening on %s (pid %d)\n", s.name.c_str(), s.address().c_str(),
+                 s.process->pid());
+    return absl::OkStatus();
+  }
+
+  const std::string bin_, run_dir_;
+  const std::chrono::seconds timeout_;
+  std::deque<Server> servers_;  // deque: the pointers Start returns stay valid
+  int decode_workers_ = 0;
+};
+
+// Starts the cluster, writes addresses.json, supervises until SIGINT/SIGTERM.
 absl::Status Up() {
-  const std::string bin = FindBinDir();
   std::string model = absl::GetFlag(FLAGS_model);
   if (model.empty()) model = DefaultModelDir();
   std::string run_dir = absl::GetFlag(FLAGS_run_dir);
   if (run_dir.empty()) run_dir = "kvlab-cluster";
   std::filesystem::create_directories(run_dir);
-  const std::string token = absl::GetFlag(FLAGS_auth_token_file);
-  const auto timeout = std::chrono::seconds(absl::GetFlag(FLAGS_startup_timeout_s));
-
-  std::vector<Server> servers;  // started in dependency order, stopped in reverse
-  auto start = [&](const std::string& name, std::vector<std::string> extra) -> absl::StatusOr<Server*> {
-    KVLAB_ASSIGN_OR_RETURN(int port, PickFreePort());
-    std::vector<std::string> argv = {bin + "/kvlab-" + name, absl::StrCat("--listen=127.0.0.1:", port)};
-    if (!token.empty()) argv.push_back("--auth_token_file=" + token);
-    for (auto& e : extra) argv.push_back(std::move(e));
-    const std::string label = name + (name == "decode" ? absl::StrCat("-", servers.size()) : "");
-    KVLAB_ASSIGN_OR_RETURN(auto child, ChildProcess::Start(argv, run_dir + "/" + label + ".log"));
-    servers.push_back({label, port, std::move(child)});
-    Server* s = &servers.back();
-    absl::Status ready = WaitForPort(port, *s->process, timeout);
-    if (!ready.ok()) {
-      return absl::Status(ready.code(), absl::StrCat(ready.message(), " (see ", run_dir, "/", label, ".log)"));
-    }
-    std::fprintf(stderr, "kvlab up: %-10s listening on %s (pid %d)\n", label.c_str(), s->address().c_str(),
-                 s->process->pid());
-    return s;
+  std::vector<std::string> common;
+  if (const std::string token = absl::GetFlag(FLAGS_auth_token_file); !token.empty()) {
+    common.push_back("--auth_token_file=" + token);
+  }
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), common.begin(), common.end());
+    return args;
   };
-  servers.reserve(5 + absl::GetFlag(FLAGS_decode_workers));
-
-  auto stop_all = [&] {
-    for (auto it = servers.rbegin(); it != servers.rend(); ++it) {
-      const int code = it->process->Stop(std::chrono::seconds(15));
-      std::fprintf(stderr, "kvlab up: %-10s stopped (exit %d)\n", it->name.c_str(), code);
-    }
-  };
-  auto run = [&]() -> absl::Status {
-    KVLAB_ASSIGN_OR_RETURN(Server * kvstore, start("kvstore", {}));
-    KVLAB_ASSIGN_OR_RETURN(Server * compressor, start("compressor", {}));
-    KVLAB_ASSIGN_OR_RETURN(Server * prefill, start("prefill", {"--model=" + model, "--kvstore=" + kvstore->address(),
-                                                               "--compressor=" + compressor->address()}));
-    std::string decodes;
-    for (int i = 0; i < absl::GetFlag(FLAGS_decode_workers); ++i) {
-      KVLAB_ASSIGN_OR_RETURN(Server * d, start("decode", {"--model=" + model, "--kvstore=" + kvstore->address()}));
-      absl::StrAppend(&decodes, decodes.empty() ? "" : ",", d->address());
-    }
-    KVLAB_ASSIGN_OR_RETURN(Server * evaluator,
-                           start("evaluator", {"--model=" + model, "--prefill=" + prefill->address(),
-                                               "--decode=" + decodes, "--results_dir=" + run_dir + "/results"}));
-    nlohmann::json addresses;
-    for (const Server& s : servers) addresses[s.name] = s.address();
-    addresses["decode"] = decodes;
-    std::ofstream(run_dir + "/addresses.json") << addresses.dump(2) << "\n";
-    std::printf("%s\n", addresses.dump().c_str());
-    std::fflush(stdout);
-    std::fprintf(stderr, "kvlab up: cluster ready; submit jobs to %s; Ctrl-C stops it\n",
-                 evaluator->address().c_str());
-    while (!g_stop.load()) {
-      for (Server& s : servers) {
-        if (!s.process->Running()) {
-          return absl::InternalError(absl::StrCat(s.name, " exited unexpectedly with code ", s.process->exit_code(),
-                                                  " (see ", run_dir, "/", s.name, ".log)"));
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return absl::OkStatus();
-  };
-  absl::Status status = run();
-  stop_all();
-  return status;
+  Cluster cluster(FindBinDir(), run_dir, std::chrono::seconds(absl::GetFlag(FLAGS_startup_timeout_s)));
+  KVLAB_ASSIGN_OR_RETURN(Server * kvstore, cluster.Start("kvstore", with({})));
+  KVLAB_ASSIGN_OR_RETURN(Server * compressor, cluster.Start("compressor", with({})));
+  KVLAB_ASSIGN_OR_RETURN(Server * prefill,
+                         cluster.Start("prefill", with({"--model=" + model, "--kvstore=" + kvstore->address(),
+                                                        "--compressor=" + compressor->address()})));
+  std::string decodes;
+  for (int i = 0; i < absl::GetFlag(FLAGS_decode_workers); ++i) {
+    KVLAB_ASSIGN_OR_RETURN(Server * d,
+                           cluster.Start("decode", with({"--model=" + model, "--kvstore=" + kvstore->address()})));
+    absl::StrAppend(&decodes, decodes.empty() ? "" : ",", d->address());
+  }
+  KVLAB_ASSIGN_OR_RETURN(Server * evaluator,
+                         cluster.Start("evaluator", with({"--model=" + model, "--prefill=" + prefill->address(),
+                                                          "--decode=" + decodes, "--jobs_dir=" + run_dir + "/jobs"})));
+  nlohmann::json addresses;
+  for (const Server& s : cluster.servers()) addresses[s.name] = s.address();
+  addresses["decode"] = decodes;
+  std::ofstream(run_dir + "/addresses.json") << addresses.dump(2) << "\n";
+  std::printf("%s\n", addresses.dump().c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr, "kvlab up: cluster ready; submit jobs to %s; Ctrl-C stops it\n",
+               evaluator->address().c_str());
+  while (!g_stop.load()) {
+    cluster.Supervise();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace

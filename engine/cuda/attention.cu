@@ -173,7 +173,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(AttentionWork w) {
         if (d < w.hd) dst[d] = acc[k][x] * inv;
       }
     } else {
-      const int64_t max_rows = static_cast<int64_t>(w.max_heads) * 64;
+      const int64_t max_rows = w.max_tile_rows;
       float* p = w.partial + ((static_cast<int64_t>(blockIdx.x) * w.splits + blockIdx.z) * max_rows + r0 + rr) *
                                  (w.hd + 2);
       if (lane == 0) {
@@ -211,7 +211,7 @@ __global__ void CombineKernel(AttentionWork w) {
   const int rows_total = (t.q_end - t.q_begin) * t.heads;
   const int r = blockIdx.y;
   if (r >= rows_total) return;
-  const int64_t max_rows = static_cast<int64_t>(w.max_heads) * 64, stride = w.hd + 2;
+  const int64_t max_rows = w.max_tile_rows, stride = w.hd + 2;
   const float* base = w.partial + static_cast<int64_t>(blockIdx.x) * w.splits * max_rows * stride + r * stride;
   float mx = -INFINITY;
   for (int s = 0; s < w.splits; ++s) mx = fmaxf(mx, base[s * max_rows * stride]);
@@ -239,11 +239,11 @@ cudaError_t Launch(cudaStream_t stream, const AttentionWork& w) {
   cudaError_t e = cudaFuncSetAttribute(AttentionKernel<T, HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(smem));
   if (e != cudaSuccess) return e;
-  const dim3 grid(w.num_tiles, w.max_heads, w.splits);  // 64 queries x heads = heads blocks of 64 rows
+  const dim3 grid(w.num_tiles, (w.max_tile_rows + kBlockRows - 1) / kBlockRows, w.splits);
   AttentionKernel<T, HD><<<grid, kThreads, smem, stream>>>(w);
   e = cudaGetLastError();
   if (e != cudaSuccess || w.splits == 1) return e;
-  CombineKernel<<<dim3(w.num_tiles, w.max_heads * 64), 128, 0, stream>>>(w);
+  CombineKernel<<<dim3(w.num_tiles, w.max_tile_rows), 128, 0, stream>>>(w);
   return cudaGetLastError();
 }
 
@@ -296,6 +296,13 @@ __global__ void VerticalSlashKernel(const float* q, const T* k, int64_t n, int64
 }
 
 }  // namespace
+
+int64_t AttentionHeadDimLimit(int64_t smem_optin) {
+  if (smem_optin >= static_cast<int64_t>(sizeof(Smem<256>))) return 256;
+  if (smem_optin >= static_cast<int64_t>(sizeof(Smem<128>))) return 128;
+  if (smem_optin >= static_cast<int64_t>(sizeof(Smem<64>))) return 64;
+  return 0;
+}
 
 int64_t AttentionPartialFloats(int64_t num_tiles, int64_t max_tile_rows, int64_t splits, int64_t hd) {
   return num_tiles * splits * max_tile_rows * (hd + 2);

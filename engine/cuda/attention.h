@@ -36,7 +36,7 @@ struct AttentionWork {
   float scale;
   const DeviceTile* tiles;
   int32_t num_tiles;
-  int32_t max_heads;  // largest tile.heads (rows of a tile = queries x heads)
+  int32_t max_tile_rows;  // most packed rows of a tile (queries x heads)
   const DeviceSegment* segs;
   const int64_t* row;
   const int64_t* lo;
@@ -57,6 +57,10 @@ int64_t AttentionPartialFloats(int64_t num_tiles, int64_t max_tile_rows, int64_t
 
 // Largest head_dim the kernels take.
 inline constexpr int64_t kMaxAttentionHeadDim = 256;
+
+// The largest head_dim whose kernel fits `smem_optin` bytes of shared memory
+// per block (cudaDevAttrMaxSharedMemoryPerBlockOptin); 0 if none does.
+int64_t AttentionHeadDimLimit(int64_t smem_optin);
 
 // Runs the attention of `work` (and the mass pass when work.mass is set;
 // mass needs splits == 1). Returns the first launch error.

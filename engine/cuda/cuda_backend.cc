@@ -123,12 +123,14 @@ Geometry BuildGeometry(const AttentionArgs& a, const std::vector<VerticalSlashCh
 
 class CudaBackend : public Backend {
  public:
-  CudaBackend(const CudaBackendOptions& options, cudaStream_t stream, cublasHandle_t blas, int sm_count)
+  CudaBackend(const CudaBackendOptions& options, cudaStream_t stream, cublasHandle_t blas, int sm_count,
+              int64_t max_head_dim)
       : options_(options),
         alloc_(std::make_shared<DeviceAllocator>(options.device)),
         stream_(stream),
         blas_(blas),
-        sm_count_(sm_count) {}
+        sm_count_(sm_count),
+        max_head_dim_(max_head_dim) {}
   ~CudaBackend() override {
     cudaSetDevice(options_.device);
     cudaStreamSynchronize(stream_);
@@ -140,7 +142,7 @@ class CudaBackend : public Backend {
   std::string name() const override { return absl::StrCat("cuda:", options_.device); }
   DType kv_dtype() const override { return options_.kv_dtype; }
   DType MatrixDType(DType stored) const override { return options_.weights_dtype.value_or(stored); }
-  int64_t max_head_dim() const override { return kMaxAttentionHeadDim; }
+  int64_t max_head_dim() const override { return max_head_dim_; }
 
   absl::StatusOr<Tensor> Allocate(DType dtype, std::vector<int64_t> shape) override {
     int64_t n = 1;
@@ -265,6 +267,8 @@ class CudaBackend : public Backend {
     CheckOn(src, "KV source");
     CheckOn(dst, "KV destination");
     CHECK(src.dtype() == dst.dtype());
+    CHECK(src.dim(0) == dst.dim(0) && src.dim(2) == dst.dim(2)) << "CopyKvRows: caches of different shapes";
+    CHECK(rows >= 0 && rows <= src.dim(1) && rows <= dst.dim(1)) << "CopyKvRows: " << rows << " rows do not fit";
     const size_t es = DTypeSize(src.dtype()), row = static_cast<size_t>(src.dim(2)) * es;
     absl::MutexLock lock(&mu_);
     Enter();
@@ -319,6 +323,7 @@ class CudaBackend : public Backend {
   cudaStream_t stream_ ABSL_GUARDED_BY(mu_);
   cublasHandle_t blas_ ABSL_GUARDED_BY(mu_);
   const int sm_count_;
+  const int64_t max_head_dim_;  // what the attention kernels fit in this device's shared memory
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   // The latest op's uploaded arguments (kept until the next op replaces them).
   std::shared_ptr<Storage> op_scratch_ ABSL_GUARDED_BY(mu_);
@@ -331,28 +336,35 @@ void CudaBackend::Linear(const Tensor& x, const Tensor& w, const Tensor& bias, c
   const int64_t n = x.num_elements() / x.dim(-1), in = x.dim(-1), outd = w.dim(0);
   CHECK_EQ(w.dim(1), in) << "linear: weight " << w.ShapeString() << " vs input " << x.ShapeString();
   CHECK_EQ(out.dim(-1), outd);
+  CHECK_EQ(out.num_elements(), n * outd) << "linear: output " << out.ShapeString() << " for " << n << " rows";
+  if (bias.defined()) CheckF32(bias, "linear bias");
   absl::MutexLock lock(&mu_);
   Enter();
-  const void* xin = x.data<void>();
-  std::shared_ptr<Storage> converted;
-  if (w.dtype() != DType::kF32) {  // cuBLAS multiplies equal input types
-    converted = Scratch(static_cast<size_t>(n * in) * DTypeSize(w.dtype()));
-    if (converted == nullptr) return;
-    Record(LaunchConvertF32(stream_, x.data<float>(), n * in, w.dtype(), converted->address()));
-    xin = converted->address();
-  }
   const float one = 1.0f, zero = 0.0f;
-  // Column-major view: out^T [outd, n] = W [outd, in] * x^T [in, n].
-  Record(CublasStatus(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(outd), static_cast<int>(n),
-                                   static_cast<int>(in), &one, w.data<void>(), CudaType(w.dtype()),
-                                   static_cast<int>(in), xin, CudaType(w.dtype()), static_cast<int>(in), &zero,
-                                   out.data<void>(), CUDA_R_32F, static_cast<int>(outd), CUBLAS_COMPUTE_32F,
-                                   CUBLAS_GEMM_DEFAULT),
-                      "GemmEx"));
-  if (bias.defined()) {
-    CheckF32(bias, "linear bias");
-    Record(LaunchAddBias(stream_, out.data<float>(), bias.data<float>(), n, outd));
+  // Column-major view: C^T [outd, rows] = W [outd, in] * B^T [in, rows].
+  auto gemm = [&](const void* b, cudaDataType type, int64_t rows, void* c) {
+    Record(CublasStatus(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(outd), static_cast<int>(rows),
+                                     static_cast<int>(in), &one, w.data<void>(), CudaType(w.dtype()),
+                                     static_cast<int>(in), b, type, static_cast<int>(in), &zero, c, CUDA_R_32F,
+                                     static_cast<int>(outd), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                        "GemmEx"));
+  };
+  if (w.dtype() == DType::kF32) {
+    gemm(x.data<void>(), CUDA_R_32F, n, out.data<void>());
+    if (bias.defined()) Record(LaunchAddBias(stream_, out.data<float>(), bias.data<float>(), n, outd));
+    return;
   }
+  // cuBLAS multiplies equal input types. Rounding x to the weights' 16 bits
+  // would lose ~8 bits of every activation (the CPU keeps them): x goes in as
+  // hi + lo rows (16 bits each), one GEMM reads W once for both, and the two
+  // halves are summed in f32.
+  std::shared_ptr<Storage> split = Scratch(static_cast<size_t>(2 * n * in) * DTypeSize(w.dtype()));
+  std::shared_ptr<Storage> halves = Scratch(static_cast<size_t>(2 * n * outd) * sizeof(float));
+  if (split == nullptr || halves == nullptr) return;
+  Record(LaunchSplitF32(stream_, x.data<float>(), n, in, w.dtype(), split->address()));
+  gemm(split->address(), CudaType(w.dtype()), 2 * n, halves->address());
+  Record(LaunchSumHalves(stream_, static_cast<const float*>(halves->address()),
+                         bias.defined() ? bias.data<float>() : nullptr, n, outd, out.data<float>()));
 }
 
 std::vector<VerticalSlashChoice> CudaBackend::EstimateVerticalSlash(const AttentionArgs& a) {
@@ -390,8 +402,9 @@ void CudaBackend::Attention(const AttentionArgs& a) {
   const int64_t n = a.q.dim(0), hq = a.q.dim(1), hd = a.q.dim(2), hkv = a.k.dim(0);
   CHECK_EQ(hq % hkv, 0);
   CHECK_EQ(static_cast<int64_t>(a.kv_len.size()), hkv);
-  CHECK(hd <= kMaxAttentionHeadDim) << "attention: head_dim " << hd << " above " << kMaxAttentionHeadDim;
+  CHECK(hd <= max_head_dim_) << "attention: head_dim " << hd << " above " << max_head_dim_;
   CHECK(a.k.dtype() == a.v.dtype());
+  CHECK(a.k.dim(2) == hd && a.v.dim(2) == hd) << "attention: K/V head_dim differs from the queries'";
   for (int64_t h = 0; h < hkv; ++h) {
     CHECK(a.kv_len[h] >= n && a.kv_len[h] <= a.k.dim(1)) << "attention: bad kv length";
   }
@@ -423,7 +436,7 @@ void CudaBackend::Attention(const AttentionArgs& a) {
   w.cap = a.k.dim(1);
   w.scale = a.scale;
   w.num_tiles = static_cast<int32_t>(geo.tiles.size());
-  w.max_heads = geo.max_heads;
+  w.max_tile_rows = static_cast<int32_t>(std::min<int64_t>(n, kAttentionTile) * geo.max_heads);
   if (a.attention_mass.defined()) {
     w.mass = a.attention_mass.data<float>();
     w.mass_cols = a.attention_mass.dim(1);
@@ -438,7 +451,7 @@ void CudaBackend::Attention(const AttentionArgs& a) {
   const size_t o_tiles = pack.Add(geo.tiles), o_segs = pack.Add(geo.segs), o_row = pack.Add(geo.row),
                o_lo = pack.Add(geo.lo), o_wlo = pack.Add(geo.wlo), o_keys = pack.Add(geo.keys);
   const int64_t partial_floats =
-      w.splits > 1 ? AttentionPartialFloats(w.num_tiles, int64_t{w.max_heads} * 64, w.splits, hd) : 0;
+      w.splits > 1 ? AttentionPartialFloats(w.num_tiles, w.max_tile_rows, w.splits, hd) : 0;
   std::shared_ptr<Storage> buf = Scratch(pack.bytes().size() + partial_floats * sizeof(float) + 16);
   if (buf == nullptr) return;
   unsigned char* base = static_cast<unsigned char*>(buf->address());
@@ -491,7 +504,9 @@ absl::StatusOr<std::unique_ptr<Backend>> NewCudaBackend(const CudaBackendOptions
     cudaStreamDestroy(stream);
     return s;
   }
-  return std::unique_ptr<Backend>(new cuda::CudaBackend(options, stream, blas, prop.multiProcessorCount));
+  return std::unique_ptr<Backend>(new cuda::CudaBackend(
+      options, stream, blas, prop.multiProcessorCount,
+      std::min<int64_t>(cuda::kMaxAttentionHeadDim, cuda::AttentionHeadDimLimit(prop.sharedMemPerBlockOptin))));
 }
 
 }  // namespace kvlab

@@ -49,9 +49,18 @@ __global__ void RmsNormKernel(float* x, const float* residual, const float* w, f
 }
 
 template <typename T>
-__global__ void ConvertKernel(const float* x, int64_t count, T* out) {
+__global__ void SplitKernel(const float* x, int64_t count, T* out) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
-    out[i] = FromF32<T>(x[i]);
+    const T hi = FromF32<T>(x[i]);
+    out[i] = hi;
+    out[count + i] = FromF32<T>(x[i] - ToF32(hi));
+  }
+}
+
+__global__ void SumHalvesKernel(const float* two, const float* bias, int64_t n, int64_t d, float* out) {
+  const int64_t total = n * d;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    out[i] = two[i] + two[total + i] + (bias != nullptr ? bias[i % d] : 0.0f);
   }
 }
 
@@ -115,8 +124,14 @@ cudaError_t LaunchRmsNorm(cudaStream_t stream, float* x, const float* residual, 
   return cudaGetLastError();
 }
 
-cudaError_t LaunchConvertF32(cudaStream_t stream, const float* x, int64_t count, DType to, void* out) {
-  KVLAB_DISPATCH_DTYPE(to, T, ConvertKernel<T><<<Blocks(count), kThreads, 0, stream>>>(x, count, static_cast<T*>(out)));
+cudaError_t LaunchSplitF32(cudaStream_t stream, const float* x, int64_t n, int64_t d, DType to, void* out) {
+  KVLAB_DISPATCH_DTYPE(to, T, SplitKernel<T><<<Blocks(n * d), kThreads, 0, stream>>>(x, n * d, static_cast<T*>(out)));
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchSumHalves(cudaStream_t stream, const float* two, const float* bias, int64_t n, int64_t d,
+                            float* out) {
+  SumHalvesKernel<<<Blocks(n * d), kThreads, 0, stream>>>(two, bias, n, d, out);
   return cudaGetLastError();
 }
 

@@ -20,8 +20,13 @@ cudaError_t LaunchEmbed(cudaStream_t stream, DType table_type, const void* table
 // x += residual (written back), then the norm of the sum (fused add + norm).
 cudaError_t LaunchRmsNorm(cudaStream_t stream, float* x, const float* residual, const float* w, float eps,
                           int64_t n, int64_t d, float* out);
-// out[i] = to(x[i]) for `count` elements (round to nearest even).
-cudaError_t LaunchConvertF32(cudaStream_t stream, const float* x, int64_t count, DType to, void* out);
+// Splits f32 x [n, d] into two rows blocks of `to` (16-bit): hi = to(x) in
+// rows [0, n) and lo = to(x - hi) in rows [n, 2n) of out [2n, d], so that a
+// GEMM with a 16-bit matrix multiplies x to ~16 more bits than hi alone.
+cudaError_t LaunchSplitF32(cudaStream_t stream, const float* x, int64_t n, int64_t d, DType to, void* out);
+// out[i, j] = two[i, j] + two[n + i, j] (+ bias[j]); two [2n, d], out [n, d].
+cudaError_t LaunchSumHalves(cudaStream_t stream, const float* two, const float* bias, int64_t n, int64_t d,
+                            float* out);
 // out[i, j] += bias[j], out [n, d].
 cudaError_t LaunchAddBias(cudaStream_t stream, float* out, const float* bias, int64_t n, int64_t d);
 // Rotate-half RoPE in place on x [n, heads, hd] by table [n, hd/2, 2].

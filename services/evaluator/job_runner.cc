@@ -10,6 +10,8 @@
 #include "common/json_file.h"
 #include "common/status_macros.h"
 #include "services/common/request_context.h"
+#include "kvcache/codec_spec.h"
+#include "kvcache/method_spec.h"
 #include "services/evaluator/prompt_builder.h"
 #include "services/evaluator/report.h"
 #include "services/evaluator/report_html.h"
@@ -176,6 +178,16 @@ std::map<std::string, std::vector<json>> ReadExisting(const std::string& path) {
 }
 
 }  // namespace
+
+absl::Status ValidateJobForModel(const JobSpec& job, const ModelConfig& model) {
+  for (const std::string& method : job.methods) {
+    KVLAB_ASSIGN_OR_RETURN(MethodSpec spec, ParseMethodSpec(method));
+    if (absl::Status s = CheckCodecFits(spec.codec, model.head_dim); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("method '", method, "' cannot run on this model: ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<JobOutcome> RunJob(const JobSpec& job, const JobDeps& deps, const std::string& output_dir,
                                   const std::function<void(int64_t, int64_t)>& progress,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/model_config.h"
 #include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
@@ -25,7 +26,15 @@ struct JobDeps {
   std::vector<DecodeWorker*> workers;  // sessions are spread over them
   const Tokenizer* tokenizer = nullptr;
   std::optional<ChatTemplate> chat;
+  // The served model's shape, when known: jobs whose methods cannot run on it
+  // are refused when submitted (ValidateJobForModel), not minutes later.
+  std::optional<ModelConfig> model;
 };
+
+// INVALID_ARGUMENT, naming the method, when a method's codec does not fit
+// the model (e.g. a quantizer's channel group that does not divide
+// head_dim). Thread-safe.
+absl::Status ValidateJobForModel(const JobSpec& job, const ModelConfig& model);
 
 struct JobOutcome {
   std::vector<nlohmann::json> records;  // one per turn, in a stable order

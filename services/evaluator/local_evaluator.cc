@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "services/evaluator/job_paths.h"
 #include "services/evaluator/job_spec.h"
 
 namespace kvlab {
@@ -47,6 +48,8 @@ class LocalEvaluator : public Evaluator {
     nlohmann::json doc = nlohmann::json::parse(request.job_json(), nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) return absl::InvalidArgumentError("job_json is not valid JSON");
     KVLAB_ASSIGN_OR_RETURN(JobSpec spec, ParseJobSpec(doc));
+    if (deps_.model) KVLAB_RETURN_IF_ERROR(ValidateJobForModel(spec, *deps_.model));
+    if (options_.confine_paths) KVLAB_RETURN_IF_ERROR(ResolveJobData(options_.data_dirs, spec));
     auto job = std::make_shared<Job>();
     job->spec = spec;
     job->status.set_state(v1::JobStatus::QUEUED);
@@ -58,8 +61,13 @@ class LocalEvaluator : public Evaluator {
       id = NewJobId(spec.name);
     } while (jobs_.count(id) != 0);
     job->status.set_job_id(id);
-    job->status.set_output_dir(request.output_dir().empty() ? options_.results_dir + "/" + id
-                                                            : request.output_dir());
+    std::string output_dir = request.output_dir();
+    if (output_dir.empty()) {
+      output_dir = absl::StrCat(options_.jobs_dir, "/", id);
+    } else if (options_.confine_paths) {
+      KVLAB_ASSIGN_OR_RETURN(output_dir, PathUnder(options_.jobs_dir, output_dir, "output_dir"));
+    }
+    job->status.set_output_dir(output_dir);
     jobs_.emplace(id, job);
     job->thread = std::thread([this, job] { Run(job); });
     return job->status;

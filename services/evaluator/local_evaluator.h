@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "services/evaluator/evaluator.h"
 #include "services/evaluator/job_runner.h"
@@ -11,8 +12,16 @@
 namespace kvlab {
 
 struct LocalEvaluatorOptions {
-  // Jobs without an output_dir write under <results_dir>/<job_id>.
-  std::string results_dir = "kvlab-results";
+  // Jobs write under <jobs_dir>/<job_id>, or <jobs_dir>/<output_dir> when the
+  // request names one.
+  std::string jobs_dir = "kvlab-jobs";
+  // Roots that task files and source directories are named relative to.
+  std::vector<std::string> data_dirs;
+  // True for a server (requests come from the network): output_dir and task
+  // paths must be relative (no '..') and stay under jobs_dir / data_dirs.
+  // False in-process (kvlab run), where the caller is the operator: paths are
+  // used as given.
+  bool confine_paths = true;
 };
 
 // `deps` pointers are borrowed and must outlive the evaluator. Destroying it

@@ -2,7 +2,8 @@
 // workers.
 //
 //   kvlab-evaluator --prefill=HOST:PORT --decode=HOST:PORT[,HOST:PORT...] --model=DIR
-//                   [--results_dir=kvlab-results] [--listen=127.0.0.1:7100] [common server flags]
+//                   [--jobs_dir=kvlab-jobs] [--data_dir=DIR,...] [--listen=127.0.0.1:7100]
+//                   [common server flags]
 #include <cstdio>
 #include <optional>
 
@@ -22,7 +23,12 @@
 ABSL_FLAG(std::string, prefill, "", "address of kvlab-prefill (host:port)");
 ABSL_FLAG(std::vector<std::string>, decode, {}, "addresses of kvlab-decode workers (host:port,...)");
 ABSL_FLAG(std::string, model, "", "model directory whose tokenizer and chat template build the prompts");
-ABSL_FLAG(std::string, results_dir, "kvlab-results", "jobs without an output_dir write under <results_dir>/<job id>");
+ABSL_FLAG(std::string, jobs_dir, "kvlab-jobs",
+          "where jobs write their outputs: <jobs_dir>/<job id>, or <jobs_dir>/<output_dir> for a request that names "
+          "one (relative, no '..')");
+ABSL_FLAG(std::vector<std::string>, data_dir, {},
+          "directories (comma-separated) that jobs' task files and source_dir are named relative to; none = jobs "
+          "may only use synthetic tasks");
 
 namespace {
 
@@ -69,8 +75,12 @@ int main(int argc, char** argv) {
   }
   deps.tokenizer = tokenizer->get();
   deps.chat = *chat;
+  auto config = kvlab::ModelConfig::FromModelDir(model_dir);
+  if (!config.ok()) return Fail(config.status());
+  deps.model = *config;
   kvlab::LocalEvaluatorOptions evaluator_options;
-  evaluator_options.results_dir = absl::GetFlag(FLAGS_results_dir);
+  evaluator_options.jobs_dir = absl::GetFlag(FLAGS_jobs_dir);
+  evaluator_options.data_dirs = absl::GetFlag(FLAGS_data_dir);
   auto evaluator = kvlab::NewLocalEvaluator(deps, evaluator_options);
   kvlab::EvaluatorGrpcService service(evaluator.get(), kvlab::Authenticator(options->auth_token));
   const int code = kvlab::ServeUntilSignal("evaluator", *options, {&service});

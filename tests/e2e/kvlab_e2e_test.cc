@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <thread>
 
 #include "common/json_file.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/evaluator/grpc_client.h"
 #include "tests/util/test_util.h"
@@ -81,7 +83,7 @@ TEST(KvlabE2eTest, RunAndClusterGiveTheSameResults) {
   ASSERT_TRUE(evaluator.ok()) << evaluator.status();
   v1::SubmitJobRequest req;
   req.set_job_json(kJob);
-  req.set_output_dir(tmp.Join("remote"));
+  req.set_output_dir("remote");  // under the evaluator's --jobs_dir
   auto status = (*evaluator)->SubmitJob(req);
   ASSERT_TRUE(status.ok()) << status.status();
   v1::JobStatus last;
@@ -91,7 +93,16 @@ TEST(KvlabE2eTest, RunAndClusterGiveTheSameResults) {
   }).ok());
   EXPECT_EQ(last.state(), v1::JobStatus::SUCCEEDED) << last.error();
   EXPECT_EQ(last.turns_done(), 16);
-  EXPECT_EQ(Predictions(tmp.Join("remote")), local);
+  EXPECT_EQ(last.output_dir(), tmp.Join("cluster") + "/jobs/remote");
+  EXPECT_EQ(Predictions(last.output_dir()), local);
+  // Paths outside the evaluator's directories are refused.
+  for (const std::string& outside : {tmp.Join("elsewhere"), std::string("../escape")}) {
+    req.set_output_dir(outside);
+    EXPECT_EQ((*evaluator)->SubmitJob(req).status().code(), absl::StatusCode::kInvalidArgument) << outside;
+  }
+  req.clear_output_dir();
+  req.set_job_json(R"({"name": "probe", "tasks": [{"task": "kv", "file": "/etc/passwd"}], "methods": ["kv=full"]})");
+  EXPECT_EQ((*evaluator)->SubmitJob(req).status().code(), absl::StatusCode::kInvalidArgument);
 
   // Wrong token: refused.
   opts.token = "nope";
@@ -100,6 +111,65 @@ TEST(KvlabE2eTest, RunAndClusterGiveTheSameResults) {
   EXPECT_EQ((*intruder)->ListJobs().status().code(), absl::StatusCode::kUnauthenticated);
 
   // kvlab up stops its servers cleanly on SIGTERM.
+  EXPECT_EQ((*up)->Stop(std::chrono::seconds(60)), 0) << testing::ReadFile(tmp.Join("up.log"));
+}
+
+// kvlab up supervises its servers: a decode worker killed with SIGKILL is
+// started again on its port, and the cluster then runs a job to the end.
+TEST(KvlabE2eTest, KvlabUpRestartsAKilledServer) {
+  testing::TempDir tmp;
+  const std::string kvlab = std::string(KVLAB_TOOLS_DIR) + "/kvlab";
+  auto up = ChildProcess::Start({kvlab, "up", "--model=" + testing::FixtureDir("tiny-llama3"),
+                                 "--run_dir=" + tmp.Join("cluster"), std::string("--bin_dir=") + KVLAB_BIN_DIR},
+                                tmp.Join("up.log"));
+  ASSERT_TRUE(up.ok());
+  const std::string addresses = tmp.Join("cluster") + "/addresses.json";
+  for (int i = 0; i < 1200 && !std::filesystem::exists(addresses) && (*up)->Running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(std::filesystem::exists(addresses)) << testing::ReadFile(tmp.Join("up.log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // file fully written
+  const std::regex started(R"(decode-0 +listening on (127\.0\.0\.1:\d+) \(pid (\d+)\))");
+  std::smatch first;
+  const std::string log = testing::ReadFile(tmp.Join("up.log"));
+  ASSERT_TRUE(std::regex_search(log, first, started)) << log;
+  const std::string address = first[1];
+  ASSERT_EQ(::kill(std::stoi(first[2]), SIGKILL), 0);
+  // Wait for the restart (a readiness wait, not a timing assertion).
+  std::string after;
+  for (int i = 0; i < 600; ++i) {
+    after = testing::ReadFile(tmp.Join("up.log"));
+    auto begin = std::sregex_iterator(after.begin(), after.end(), started);
+    if (std::distance(begin, std::sregex_iterator()) >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(after, ::testing::HasSubstr("decode-0 exited with code -9; restarting it"));
+  std::vector<std::string> addresses_seen;
+  for (auto it = std::sregex_iterator(after.begin(), after.end(), started); it != std::sregex_iterator(); ++it) {
+    addresses_seen.push_back((*it)[1]);
+  }
+  ASSERT_EQ(addresses_seen.size(), 2u) << after;
+  EXPECT_EQ(addresses_seen[1], address);  // same port: its peers' addresses stay valid
+  ASSERT_TRUE((*up)->Running());
+
+  auto doc = ReadJsonFile(addresses);
+  ASSERT_TRUE(doc.ok());
+  ClientOptions opts;
+  opts.address = (*doc)["evaluator"];
+  opts.peer_name = "evaluator";
+  auto evaluator = NewEvaluatorClient(opts);
+  ASSERT_TRUE(evaluator.ok()) << evaluator.status();
+  v1::SubmitJobRequest req;
+  req.set_job_json(kJob);
+  auto status = (*evaluator)->SubmitJob(req);
+  ASSERT_TRUE(status.ok()) << status.status();
+  v1::JobStatus last;
+  ASSERT_TRUE((*evaluator)->WatchJob(status->job_id(), [&](const v1::JobStatus& s) {
+    last = s;
+    return true;
+  }).ok());
+  EXPECT_EQ(last.state(), v1::JobStatus::SUCCEEDED) << last.error();
+  EXPECT_EQ(last.turns_done(), 16);
   EXPECT_EQ((*up)->Stop(std::chrono::seconds(60)), 0) << testing::ReadFile(tmp.Join("up.log"));
 }
 

@@ -69,8 +69,9 @@ TEST_F(CudaOpsTest, LinearInEveryWeightDtypeWithAndWithoutBias) {
     for (int64_t n : {1, 7, 300}) {
       const int64_t in = 192, out = 320;
       const auto x = RandomVector(n * in, 5), w = RandomVector(out * in, 6, 0.05f), b = RandomVector(out, 7);
-      // The GPU multiplies x rounded to the weights' type: so does the reference.
-      Tensor cx = Make(*cpu_, DType::kF32, {n, in}, RoundedTo(dt, x)), gx = Make(*gpu_, DType::kF32, {n, in}, x);
+      // f32 activations times the weights as stored (the CPU widens them):
+      // the GPU must not round x to the weights' 16 bits.
+      Tensor cx = Make(*cpu_, DType::kF32, {n, in}, x), gx = Make(*gpu_, DType::kF32, {n, in}, x);
       Tensor cw = Make(*cpu_, DType::kF32, {out, in}, RoundedTo(dt, w)), gw = Make(*gpu_, dt, {out, in}, w);
       Tensor cb = Make(*cpu_, DType::kF32, {out}, b), gb = Make(*gpu_, DType::kF32, {out}, b);
       for (bool bias : {false, true}) {

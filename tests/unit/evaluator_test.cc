@@ -1,6 +1,7 @@
 // The evaluator's pieces: job files, the Retr.KV generator, prompt pieces,
 // summaries, and resumable job runs over the local services.
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "services/compressor/compressor.h"
 #include "services/decode/decode_worker.h"
+#include "services/evaluator/job_paths.h"
 #include "services/evaluator/job_runner.h"
 #include "services/evaluator/local_evaluator.h"
 #include "services/evaluator/prompt_builder.h"
@@ -72,7 +74,7 @@ class EvaluatorTest : public ::testing::Test {
     decode_ = NewLocalDecodeWorker(model_.get(), tokenizer_.get(), store_.get());
   }
 
-  JobDeps Deps() { return JobDeps{prefill_.get(), {decode_.get()}, tokenizer_.get(), chat_}; }
+  JobDeps Deps() { return JobDeps{prefill_.get(), {decode_.get()}, tokenizer_.get(), chat_, model_->config()}; }
 
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Model> model_;
@@ -224,7 +226,7 @@ TEST_F(EvaluatorTest, CorruptEntriesAreRecomputedTransparently) {
   ASSERT_TRUE(store.ok()) << store.status();
   auto prefill = NewLocalPrefiller(model_.get(), tokenizer_.get(), compressor_.get(), store->get());
   auto decode = NewLocalDecodeWorker(model_.get(), tokenizer_.get(), store->get());
-  JobDeps deps{prefill.get(), {decode.get()}, tokenizer_.get(), chat_};
+  JobDeps deps{prefill.get(), {decode.get()}, tokenizer_.get(), chat_, model_->config()};
   JobSpec job = *ParseJobSpec(json::parse(R"({"name": "heal", "tasks": [{"task": "kv", "sessions": 2,
       "turns": 2, "context_tokens": 160}], "methods": ["kv=full"], "modes": ["multi_request"],
       "max_new_tokens": 6})"));
@@ -254,18 +256,71 @@ TEST_F(EvaluatorTest, CorruptEntriesAreRecomputedTransparently) {
       << second->summary_markdown;
 }
 
+// A job whose method cannot run on the model is refused at SubmitJob with a
+// sentence, not accepted and failed minutes later.
+TEST_F(EvaluatorTest, JobsThatCannotRunOnTheModelAreRefusedAtSubmit) {
+  JobDeps deps = Deps();
+  deps.model = model_->config();
+  testing::TempDir dir;
+  LocalEvaluatorOptions options;
+  options.jobs_dir = dir.path();
+  auto evaluator = NewLocalEvaluator(deps, options);
+  const int64_t head_dim = model_->config().head_dim;
+  v1::SubmitJobRequest request;
+  request.set_job_json(absl::StrCat(R"({"name": "nofit", "tasks": [{"task": "kv", "sessions": 1}], "methods": ["kv=full", "kv=flexgen{group=)",
+                                    head_dim * 2, R"(}"]})"));
+  auto refused = evaluator->SubmitJob(request);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_NE(refused.status().message().find("flexgen"), std::string::npos) << refused.status();
+  EXPECT_EQ(evaluator->ListJobs()->jobs_size(), 0);
+}
+
+// A job from the network reads task files only under the data directories
+// and writes only under the jobs directory.
+TEST(JobPathsTest, ConfinesOutputsAndTaskFiles) {
+  testing::TempDir root;
+  std::filesystem::create_directories(root.Join("data/sub"));
+  std::filesystem::create_directories(root.Join("other"));
+  testing::WriteFile(root.Join("data/sub/kv.jsonl"), "{}\n");
+  testing::WriteFile(root.Join("other/secret.jsonl"), "{}\n");
+  std::filesystem::create_symlink(root.Join("other"), root.Join("data/link"));
+
+  EXPECT_EQ(*PathUnder(root.Join("jobs"), "a/b", "output_dir"), root.Join("jobs") + "/a/b");
+  for (const char* bad : {"", "/tmp/x", "../x", "a/../../x"}) {
+    EXPECT_EQ(PathUnder(root.Join("jobs"), bad, "output_dir").status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  auto resolve = [&](const std::vector<std::string>& dirs, const std::string& file) {
+    JobSpec job;
+    job.tasks.push_back(TaskSpec{});
+    job.tasks[0].file = file;
+    absl::Status s = ResolveJobData(dirs, job);
+    return std::make_pair(s, job.tasks[0].file);
+  };
+  auto [ok, path] = resolve({root.Join("nothing"), root.Join("data")}, "sub/kv.jsonl");
+  ASSERT_TRUE(ok.ok()) << ok;
+  EXPECT_EQ(path, std::filesystem::canonical(root.Join("data/sub/kv.jsonl")).string());
+  EXPECT_EQ(resolve({root.Join("data")}, "missing.jsonl").first.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(resolve({root.Join("data")}, "link/secret.jsonl").first.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(resolve({root.Join("data")}, root.Join("data/sub/kv.jsonl")).first.code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(resolve({}, "sub/kv.jsonl").first.code(), absl::StatusCode::kInvalidArgument);
+}
+
 // Resubmitting a job (the documented way to resume one) while the first
 // submission still runs: each gets its own id, neither replaces the other,
 // and the evaluator survives (a replaced job's joinable thread aborted it).
 TEST_F(EvaluatorTest, ResubmittedJobsGetTheirOwnIdsAndAllRun) {
-  auto evaluator = NewLocalEvaluator(Deps(), LocalEvaluatorOptions{});
   testing::TempDir dir;
+  LocalEvaluatorOptions options;
+  options.jobs_dir = dir.path();
+  auto evaluator = NewLocalEvaluator(Deps(), options);
   v1::SubmitJobRequest request;
   request.set_job_json(R"({"name": "again", "tasks": [{"task": "kv", "sessions": 1, "turns": 1,
       "context_tokens": 120}], "methods": ["kv=full"], "max_new_tokens": 4})");
   std::set<std::string> ids;
   for (int i = 0; i < 4; ++i) {
-    request.set_output_dir(dir.Join(absl::StrCat("run", i)));
+    request.set_output_dir(absl::StrCat("run", i));
     auto status = evaluator->SubmitJob(request);
     ASSERT_TRUE(status.ok()) << status.status();
     EXPECT_EQ(status->job_id().rfind("again-", 0), 0u) << status->job_id();

@@ -291,7 +291,7 @@ TEST(ScbenchRunTest, RunsFileAndSyntheticTasksInAllModes) {
   auto compressor = NewLocalCompressor();
   auto prefill = NewLocalPrefiller(model.get(), tokenizer.get(), compressor.get(), store.get());
   auto decode = NewLocalDecodeWorker(model.get(), tokenizer.get(), store.get());
-  JobDeps deps{prefill.get(), {decode.get()}, tokenizer.get(), chat};
+  JobDeps deps{prefill.get(), {decode.get()}, tokenizer.get(), chat, model->config()};
   json doc = {{"name", "scb"},
               {"tasks", {{{"task", "repoqa"}, {"file", Fixture("repoqa")}, {"sessions", 1}},
                          {{"task", "passkey"}, {"sessions", 1}, {"turns", 2}, {"context_tokens", 150}}}},
