@@ -81,6 +81,7 @@ absl::Status Run() {
   JobDeps deps{prefill.get(), {decode.get()}, tokenizer.get(), chat, model->config()};
   LocalEvaluatorOptions options;
   options.confine_paths = false;  // in-process: the caller is the operator, paths are theirs
+  options.resume_jobs = false;    // and the job is this process's only one
   auto evaluator = NewLocalEvaluator(deps, options);
 
   KVLAB_ASSIGN_OR_RETURN(nlohmann::json job, JobDocument());

@@ -1,5 +1,7 @@
 #include "services/evaluator/job_runner.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -146,19 +148,39 @@ absl::StatusOr<std::vector<json>> RunUnit(const JobSpec& job, const JobDeps& dep
   return records;
 }
 
-// RunUnit, run once more from its prefill when the unit's entry turned out
-// corrupt (DATA_LOSS: the store has quarantined it) or gone (NOT_FOUND:
-// evicted, or lost with a tier): the prefill then misses and recomputes it.
-// The second run's records carry "recomputed_entries": 1. Other errors, and
-// a second failure, are returned.
+// RunUnit with recovery, so that one failed process or entry does not fail
+// the job:
+// * a peer unavailable or past its deadline (a server restarting, a stalled
+//   store): the unit runs again after 0.5, 1, 2, 4, 8 s (six tries in all);
+// * the unit's entry corrupt (DATA_LOSS: the store has quarantined it) or gone
+//   (NOT_FOUND: evicted, or lost with a tier or a restarted kvstore): the unit
+//   runs once more from its prefill, which misses and recomputes the entry;
+//   its records then carry "recomputed_entries": 1.
+// A unit is idempotent: its records are kept only when all its turns ran,
+// and a retry opens a new decode session. Other errors are returned.
 absl::StatusOr<std::vector<json>> RunUnitRecovering(const JobSpec& job, const JobDeps& deps, const Unit& u,
                                                     const std::atomic<bool>& cancelled) {
-  absl::StatusOr<std::vector<json>> records = RunUnit(job, deps, u, cancelled);
-  const absl::StatusCode code = records.status().code();
-  if (code != absl::StatusCode::kDataLoss && code != absl::StatusCode::kNotFound) return records;
-  spdlog::warn("job {}: unit {}: {}; recomputing its entry", job.name, u.key, records.status().ToString());
-  records = RunUnit(job, deps, u, cancelled);
-  if (records.ok()) {
+  constexpr int kTries = 6;
+  bool recomputed = false;
+  absl::StatusOr<std::vector<json>> records;
+  for (int attempt = 0; attempt < kTries; ++attempt) {
+    if (attempt > 0) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500 << std::min(attempt - 1, 4));
+      while (std::chrono::steady_clock::now() < until && !cancelled.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    records = RunUnit(job, deps, u, cancelled);
+    const absl::StatusCode code = records.status().code();
+    if (records.ok()) break;
+    const bool lost = code == absl::StatusCode::kDataLoss || code == absl::StatusCode::kNotFound;
+    const bool transient = code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded;
+    if ((lost && recomputed) || (!lost && !transient)) return records;
+    recomputed = recomputed || lost;
+    spdlog::warn("job {}: unit {}: {}; {}", job.name, u.key, records.status().ToString(),
+                 lost ? "recomputing its entry" : "retrying");
+  }
+  if (records.ok() && recomputed) {
     for (json& r : *records) r["recomputed_entries"] = 1;
   }
   return records;

@@ -46,7 +46,10 @@ struct JobOutcome {
 // already complete in that file are skipped (a killed job resumes). At the
 // end writes summary.md and summary.csv. `progress(done, total)` is called
 // after each session with turn counts; `cancelled` is checked between turns
-// (CANCELLED is returned). Errors of the services are returned as they are.
+// (CANCELLED is returned). A session whose peer is unavailable (a server
+// restarting) is retried with backoff, one whose entry is corrupt or gone is
+// recomputed once (its records say "recomputed_entries"); other errors of the
+// services, and those that persist, are returned as they are.
 absl::StatusOr<JobOutcome> RunJob(const JobSpec& job, const JobDeps& deps, const std::string& output_dir,
                                   const std::function<void(int64_t, int64_t)>& progress,
                                   const std::atomic<bool>& cancelled);

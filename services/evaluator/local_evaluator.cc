@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -9,9 +12,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json_file.h"
 #include "common/status_macros.h"
 #include "services/evaluator/job_paths.h"
 #include "services/evaluator/job_spec.h"
+#include "spdlog/spdlog.h"
 
 namespace kvlab {
 namespace {
@@ -30,12 +35,15 @@ bool Finished(v1::JobStatus::State s) {
 
 class LocalEvaluator : public Evaluator {
  public:
-  LocalEvaluator(JobDeps deps, const LocalEvaluatorOptions& options) : deps_(std::move(deps)), options_(options) {}
+  LocalEvaluator(JobDeps deps, const LocalEvaluatorOptions& options) : deps_(std::move(deps)), options_(options) {
+    if (options_.resume_jobs) ResumeJobs();
+  }
 
   ~LocalEvaluator() override {
     std::vector<std::thread> threads;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      shutting_down_ = true;
       for (auto& [id, job] : jobs_) {
         job->cancelled.store(true);
         if (job->thread.joinable()) threads.push_back(std::move(job->thread));
@@ -68,6 +76,7 @@ class LocalEvaluator : public Evaluator {
       KVLAB_ASSIGN_OR_RETURN(output_dir, PathUnder(options_.jobs_dir, output_dir, "output_dir"));
     }
     job->status.set_output_dir(output_dir);
+    if (options_.resume_jobs) KVLAB_RETURN_IF_ERROR(SaveJob(*job));
     jobs_.emplace(id, job);
     job->thread = std::thread([this, job] { Run(job); });
     return job->status;
@@ -137,6 +146,7 @@ class LocalEvaluator : public Evaluator {
 
   void Run(const std::shared_ptr<Job>& job) {
     Update(*job, [](v1::JobStatus& s) { s.set_state(v1::JobStatus::RUNNING); });
+    Persist(*job);
     const int64_t start_done = -1;
     int64_t first_done = start_done;
     auto progress = [&](int64_t done, int64_t total) {
@@ -162,13 +172,91 @@ class LocalEvaluator : public Evaluator {
         s.set_error(outcome.status().ToString());
       }
     });
+    Persist(*job);
   }
+
+  // <output_dir>/kvlab-job.json: what a restarted evaluator needs to list
+  // the job and resume it.
+  static absl::Status SaveJob(const Job& job) {
+    const std::string dir = job.status.output_dir();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
+    const nlohmann::json doc = {{"job_id", job.status.job_id()},
+                                {"state", v1::JobStatus::State_Name(job.status.state())},
+                                {"error", job.status.error()},
+                                {"spec", job.spec.ToJson()}};
+    const std::string path = dir + "/" + kJobFile, tmp = path + ".tmp";
+    std::ofstream(tmp) << doc.dump(2) << "\n";
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("cannot write '", path, "'"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Saves the job's state, except when this evaluator is shutting down (the
+  // job then stays resumable). Errors are logged: the job itself goes on.
+  void Persist(const Job& job) {
+    if (!options_.resume_jobs) return;
+    v1::JobStatus status;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shutting_down_ && !Finished(job.status.state())) return;
+      if (shutting_down_ && job.status.state() == v1::JobStatus::CANCELLED) return;
+      status = job.status;
+    }
+    Job copy;
+    copy.spec = job.spec;
+    copy.status = status;
+    if (absl::Status s = SaveJob(copy); !s.ok()) spdlog::warn("job {}: {}", status.job_id(), s.ToString());
+  }
+
+  // Lists the jobs saved under jobs_dir again; starts those that had not ended.
+  void ResumeJobs() {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(options_.jobs_dir, ec)) return;
+    std::filesystem::recursive_directory_iterator it(options_.jobs_dir, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      if (it.depth() > 4) it.disable_recursion_pending();
+      if (it->path().filename() != kJobFile) continue;
+      if (absl::Status s = ResumeJob(it->path()); !s.ok()) {
+        spdlog::warn("not resuming '{}': {}", it->path().string(), s.ToString());
+      }
+    }
+  }
+
+  absl::Status ResumeJob(const std::filesystem::path& file) {
+    KVLAB_ASSIGN_OR_RETURN(nlohmann::json doc, ReadJsonFile(file.string()));
+    if (!doc.is_object() || !doc["job_id"].is_string() || !doc["state"].is_string() || !doc.contains("spec")) {
+      return absl::DataLossError("not a kvlab job file");
+    }
+    auto job = std::make_shared<Job>();
+    KVLAB_ASSIGN_OR_RETURN(job->spec, ParseJobSpec(doc["spec"]));
+    v1::JobStatus::State state;
+    if (!v1::JobStatus::State_Parse(doc["state"].get<std::string>(), &state)) {
+      return absl::DataLossError("unknown job state");
+    }
+    job->status.set_job_id(doc["job_id"].get<std::string>());
+    job->status.set_output_dir(file.parent_path().string());
+    job->status.set_state(state);
+    if (doc["error"].is_string()) job->status.set_error(doc["error"].get<std::string>());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!jobs_.emplace(job->status.job_id(), job).second) return absl::AlreadyExistsError("duplicate job id");
+    if (!Finished(state)) {
+      spdlog::info("resuming job {} in {}", job->status.job_id(), job->status.output_dir());
+      job->thread = std::thread([this, job] { Run(job); });
+    }
+    return absl::OkStatus();
+  }
+
+  static constexpr char kJobFile[] = "kvlab-job.json";
 
   JobDeps deps_;
   const LocalEvaluatorOptions options_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Job>> jobs_;
+  bool shutting_down_ = false;
 };
 
 }  // namespace

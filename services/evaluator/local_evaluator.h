@@ -22,10 +22,16 @@ struct LocalEvaluatorOptions {
   // False in-process (kvlab run), where the caller is the operator: paths are
   // used as given.
   bool confine_paths = true;
+  // Survive a restart (a server): every job keeps its id, spec and state in
+  // <output_dir>/kvlab-job.json; a new evaluator lists the jobs it finds
+  // under jobs_dir again and resumes those that had not ended (their
+  // finished sessions are not run twice). False in-process (kvlab run).
+  bool resume_jobs = true;
 };
 
 // `deps` pointers are borrowed and must outlive the evaluator. Destroying it
-// cancels running jobs and waits for them.
+// stops running jobs and waits for them (with resume_jobs they stay
+// resumable: a shutdown is not a cancellation).
 std::unique_ptr<Evaluator> NewLocalEvaluator(JobDeps deps, const LocalEvaluatorOptions& options = {});
 
 }  // namespace kvlab

@@ -114,63 +114,165 @@ TEST(KvlabE2eTest, RunAndClusterGiveTheSameResults) {
   EXPECT_EQ((*up)->Stop(std::chrono::seconds(60)), 0) << testing::ReadFile(tmp.Join("up.log"));
 }
 
+// A `kvlab up` cluster of the tiny fixture model under tmp/cluster.
+struct UpCluster {
+  std::unique_ptr<ChildProcess> up;
+  std::string log;
+  nlohmann::json addresses;
+};
+
+UpCluster StartCluster(const testing::TempDir& tmp) {
+  UpCluster c;
+  c.log = tmp.Join("up.log");
+  auto up = ChildProcess::Start({std::string(KVLAB_TOOLS_DIR) + "/kvlab", "up",
+                                 "--model=" + testing::FixtureDir("tiny-llama3"), "--run_dir=" + tmp.Join("cluster"),
+                                 std::string("--bin_dir=") + KVLAB_BIN_DIR},
+                                c.log);
+  EXPECT_TRUE(up.ok());
+  if (!up.ok()) return c;
+  c.up = std::move(*up);
+  const std::string addresses = tmp.Join("cluster") + "/addresses.json";
+  for (int i = 0; i < 1200 && !std::filesystem::exists(addresses) && c.up->Running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(std::filesystem::exists(addresses)) << testing::ReadFile(c.log);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // file fully written
+  auto doc = ReadJsonFile(addresses);
+  EXPECT_TRUE(doc.ok());
+  if (doc.ok()) c.addresses = *doc;
+  return c;
+}
+
+// (address, pid) of every start of server `name` that kvlab up logged, in order.
+std::vector<std::pair<std::string, int>> Starts(const std::string& log, const std::string& name) {
+  const std::regex started(name + R"( +listening on (127\.0\.0\.1:\d+) \(pid (\d+)\))");
+  const std::string text = testing::ReadFile(log);
+  std::vector<std::pair<std::string, int>> out;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), started); it != std::sregex_iterator(); ++it) {
+    out.emplace_back((*it)[1], std::stoi((*it)[2]));
+  }
+  return out;
+}
+
+// Kills server `name` (SIGKILL) and waits until kvlab up has started it
+// again (a readiness wait, not a timing assertion). False if it did not.
+bool KillAndAwaitRestart(const std::string& log, const std::string& name) {
+  const auto before = Starts(log, name);
+  if (before.empty() || ::kill(before.back().second, SIGKILL) != 0) return false;
+  for (int i = 0; i < 1200; ++i) {
+    if (Starts(log, name).size() > before.size()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+std::unique_ptr<Evaluator> Client(const UpCluster& c) {
+  ClientOptions opts;
+  opts.address = c.addresses["evaluator"];
+  opts.peer_name = "evaluator";
+  auto evaluator = NewEvaluatorClient(opts);
+  EXPECT_TRUE(evaluator.ok()) << evaluator.status();
+  return evaluator.ok() ? std::move(*evaluator) : nullptr;
+}
+
+// The job's status, asked until the evaluator answers (it may be restarting).
+v1::JobStatus StatusOf(Evaluator& evaluator, const std::string& id) {
+  for (int i = 0; i < 600; ++i) {
+    auto list = evaluator.ListJobs();
+    if (list.ok()) {
+      for (const auto& j : list->jobs()) {
+        if (j.job_id() == id) return j;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ADD_FAILURE() << "the evaluator does not list job " << id;
+  return {};
+}
+
 // kvlab up supervises its servers: a decode worker killed with SIGKILL is
 // started again on its port, and the cluster then runs a job to the end.
 TEST(KvlabE2eTest, KvlabUpRestartsAKilledServer) {
   testing::TempDir tmp;
-  const std::string kvlab = std::string(KVLAB_TOOLS_DIR) + "/kvlab";
-  auto up = ChildProcess::Start({kvlab, "up", "--model=" + testing::FixtureDir("tiny-llama3"),
-                                 "--run_dir=" + tmp.Join("cluster"), std::string("--bin_dir=") + KVLAB_BIN_DIR},
-                                tmp.Join("up.log"));
-  ASSERT_TRUE(up.ok());
-  const std::string addresses = tmp.Join("cluster") + "/addresses.json";
-  for (int i = 0; i < 1200 && !std::filesystem::exists(addresses) && (*up)->Running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_TRUE(std::filesystem::exists(addresses)) << testing::ReadFile(tmp.Join("up.log"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // file fully written
-  const std::regex started(R"(decode-0 +listening on (127\.0\.0\.1:\d+) \(pid (\d+)\))");
-  std::smatch first;
-  const std::string log = testing::ReadFile(tmp.Join("up.log"));
-  ASSERT_TRUE(std::regex_search(log, first, started)) << log;
-  const std::string address = first[1];
-  ASSERT_EQ(::kill(std::stoi(first[2]), SIGKILL), 0);
-  // Wait for the restart (a readiness wait, not a timing assertion).
-  std::string after;
-  for (int i = 0; i < 600; ++i) {
-    after = testing::ReadFile(tmp.Join("up.log"));
-    auto begin = std::sregex_iterator(after.begin(), after.end(), started);
-    if (std::distance(begin, std::sregex_iterator()) >= 2) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_THAT(after, ::testing::HasSubstr("decode-0 exited with code -9; restarting it"));
-  std::vector<std::string> addresses_seen;
-  for (auto it = std::sregex_iterator(after.begin(), after.end(), started); it != std::sregex_iterator(); ++it) {
-    addresses_seen.push_back((*it)[1]);
-  }
-  ASSERT_EQ(addresses_seen.size(), 2u) << after;
-  EXPECT_EQ(addresses_seen[1], address);  // same port: its peers' addresses stay valid
-  ASSERT_TRUE((*up)->Running());
+  UpCluster c = StartCluster(tmp);
+  ASSERT_NE(c.up, nullptr);
+  const auto first = Starts(c.log, "decode-0");
+  ASSERT_EQ(first.size(), 1u) << testing::ReadFile(c.log);
+  ASSERT_TRUE(KillAndAwaitRestart(c.log, "decode-0")) << testing::ReadFile(c.log);
+  EXPECT_THAT(testing::ReadFile(c.log), ::testing::HasSubstr("decode-0 exited with code -9; restarting it"));
+  const auto after = Starts(c.log, "decode-0");
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[1].first, first[0].first);  // same port: its peers' addresses stay valid
+  ASSERT_TRUE(c.up->Running());
 
-  auto doc = ReadJsonFile(addresses);
-  ASSERT_TRUE(doc.ok());
-  ClientOptions opts;
-  opts.address = (*doc)["evaluator"];
-  opts.peer_name = "evaluator";
-  auto evaluator = NewEvaluatorClient(opts);
-  ASSERT_TRUE(evaluator.ok()) << evaluator.status();
+  auto evaluator = Client(c);
+  ASSERT_NE(evaluator, nullptr);
   v1::SubmitJobRequest req;
   req.set_job_json(kJob);
-  auto status = (*evaluator)->SubmitJob(req);
+  auto status = evaluator->SubmitJob(req);
   ASSERT_TRUE(status.ok()) << status.status();
   v1::JobStatus last;
-  ASSERT_TRUE((*evaluator)->WatchJob(status->job_id(), [&](const v1::JobStatus& s) {
+  ASSERT_TRUE(evaluator->WatchJob(status->job_id(), [&](const v1::JobStatus& s) {
     last = s;
     return true;
   }).ok());
   EXPECT_EQ(last.state(), v1::JobStatus::SUCCEEDED) << last.error();
   EXPECT_EQ(last.turns_done(), 16);
-  EXPECT_EQ((*up)->Stop(std::chrono::seconds(60)), 0) << testing::ReadFile(tmp.Join("up.log"));
+  EXPECT_EQ(c.up->Stop(std::chrono::seconds(60)), 0) << testing::ReadFile(c.log);
+}
+
+// Chaos: while one job runs, each server in turn is killed with SIGKILL
+// (decode, prefill, compressor, kvstore, evaluator). kvlab up restarts it;
+// the evaluator retries sessions whose peer went away and recomputes
+// entries the kvstore lost; a restarted evaluator resumes the job. The job
+// completes, without a rerun, with the results of an undisturbed run.
+TEST(KvlabE2eTest, JobCompletesWhileEachServerIsKilledInTurn) {
+  testing::TempDir tmp;
+  const char job[] = R"({"name": "chaos", "tasks": [{"task": "kv", "sessions": 30, "turns": 3,
+    "context_tokens": 300}], "methods": ["kv=full", "kv=snapkv{window=8,capacity=96}"],
+    "modes": ["multi_turn", "multi_request"], "max_new_tokens": 8})";
+  testing::WriteFile(tmp.Join("job.json"), job);
+  const std::string kvlab = std::string(KVLAB_TOOLS_DIR) + "/kvlab";
+  ASSERT_EQ(RunToEnd({kvlab, "run", "--model=" + testing::FixtureDir("tiny-llama3"), "--job=" + tmp.Join("job.json"),
+                      "--output_dir=" + tmp.Join("undisturbed")},
+                     tmp.Join("run.log")),
+            0)
+      << testing::ReadFile(tmp.Join("run.log"));
+  const auto undisturbed = Predictions(tmp.Join("undisturbed"));
+  ASSERT_EQ(undisturbed.size(), 30u * 3 * 2 * 2);
+
+  UpCluster c = StartCluster(tmp);
+  ASSERT_NE(c.up, nullptr);
+  auto evaluator = Client(c);
+  ASSERT_NE(evaluator, nullptr);
+  v1::SubmitJobRequest req;
+  req.set_job_json(job);
+  req.set_output_dir("chaos");
+  auto submitted = evaluator->SubmitJob(req);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  const std::string id = submitted->job_id();
+  int64_t done = 0;
+  for (const char* victim : {"decode-0", "prefill", "compressor", "kvstore", "evaluator"}) {
+    // Let the job make progress, then kill.
+    for (int i = 0; i < 600; ++i) {
+      const v1::JobStatus s = StatusOf(*evaluator, id);
+      if (s.turns_done() > done || s.state() == v1::JobStatus::SUCCEEDED) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const v1::JobStatus before = StatusOf(*evaluator, id);
+    ASSERT_EQ(before.state(), v1::JobStatus::RUNNING) << victim << ": the job ended early: " << before.error();
+    done = before.turns_done();
+    ASSERT_TRUE(KillAndAwaitRestart(c.log, victim)) << victim << "\n" << testing::ReadFile(c.log);
+  }
+  v1::JobStatus last;
+  for (int i = 0; i < 1800; ++i) {
+    last = StatusOf(*evaluator, id);
+    if (last.state() != v1::JobStatus::RUNNING && last.state() != v1::JobStatus::QUEUED) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(last.state(), v1::JobStatus::SUCCEEDED) << last.error();
+  EXPECT_EQ(Predictions(tmp.Join("cluster") + "/jobs/chaos"), undisturbed);
+  EXPECT_EQ(c.up->Stop(std::chrono::seconds(60)), 0) << testing::ReadFile(c.log);
 }
 
 TEST(KvlabE2eTest, KilledRunResumesWhereItStopped) {

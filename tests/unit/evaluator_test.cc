@@ -275,6 +275,51 @@ TEST_F(EvaluatorTest, JobsThatCannotRunOnTheModelAreRefusedAtSubmit) {
   EXPECT_EQ(evaluator->ListJobs()->jobs_size(), 0);
 }
 
+// An evaluator that stops (or is killed) mid-job: the next one started on
+// the same jobs directory lists the job again under its id and finishes it
+// without running its finished sessions twice; a finished job is listed, not
+// rerun.
+TEST_F(EvaluatorTest, JobsSurviveAnEvaluatorRestart) {
+  testing::TempDir dir;
+  LocalEvaluatorOptions options;
+  options.jobs_dir = dir.path();
+  v1::SubmitJobRequest request;
+  request.set_job_json(R"({"name": "restart", "tasks": [{"task": "kv", "sessions": 4, "turns": 2,
+      "context_tokens": 160}], "methods": ["kv=full"], "max_new_tokens": 4})");
+  std::string id, output_dir;
+  {
+    auto first = NewLocalEvaluator(Deps(), options);
+    auto status = first->SubmitJob(request);
+    ASSERT_TRUE(status.ok()) << status.status();
+    id = status->job_id();
+    output_dir = status->output_dir();
+    // Watch until the first session is done, then stop the evaluator.
+    ASSERT_TRUE(first->WatchJob(id, [](const v1::JobStatus& s) { return s.turns_done() == 0; }).ok());
+  }
+  auto second = NewLocalEvaluator(Deps(), options);
+  auto listed = second->ListJobs();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->jobs_size(), 1);
+  EXPECT_EQ(listed->jobs(0).job_id(), id);
+  v1::JobStatus last;
+  ASSERT_TRUE(second->WatchJob(id, [&](const v1::JobStatus& s) {
+    last = s;
+    return true;
+  }).ok());
+  EXPECT_EQ(last.state(), v1::JobStatus::SUCCEEDED) << last.error();
+  EXPECT_EQ(last.turns_total(), 4 * 2 * 2);
+  int lines = 0;
+  std::ifstream in(output_dir + "/results.jsonl");
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, 4 * 2 * 2);  // no session twice
+  second.reset();
+  auto third = NewLocalEvaluator(Deps(), options);
+  auto again = third->ListJobs();
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->jobs_size(), 1);
+  EXPECT_EQ(again->jobs(0).state(), v1::JobStatus::SUCCEEDED);
+}
+
 // A job from the network reads task files only under the data directories
 // and writes only under the jobs directory.
 TEST(JobPathsTest, ConfinesOutputsAndTaskFiles) {
