@@ -28,6 +28,9 @@ ABSL_FLAG(std::string, run_dir, "", "kvlab up: directory for server logs, the ad
                                     "results (default: kvlab-cluster)");
 ABSL_FLAG(std::string, auth_token_file, "", "kvlab up: bearer token file passed to every server");
 ABSL_FLAG(int, startup_timeout_s, 120, "kvlab up: seconds each server may take to start listening");
+ABSL_FLAG(std::vector<std::string>, kvstore_flags, {},
+          "kvlab up: extra flags for kvlab-kvstore, comma-separated, e.g. "
+          "--kvstore_flags=--redis=127.0.0.1:6379,--disk_dir=/var/kvlab,--host_capacity_mb=4096");
 
 namespace kvlab {
 namespace {
@@ -148,7 +151,7 @@ absl::Status Up() {
     return args;
   };
   Cluster cluster(FindBinDir(), run_dir, std::chrono::seconds(absl::GetFlag(FLAGS_startup_timeout_s)));
-  KVLAB_ASSIGN_OR_RETURN(Server * kvstore, cluster.Start("kvstore", with({})));
+  KVLAB_ASSIGN_OR_RETURN(Server * kvstore, cluster.Start("kvstore", with(absl::GetFlag(FLAGS_kvstore_flags))));
   KVLAB_ASSIGN_OR_RETURN(Server * compressor, cluster.Start("compressor", with({})));
   KVLAB_ASSIGN_OR_RETURN(Server * prefill,
                          cluster.Start("prefill", with({"--model=" + model, "--kvstore=" + kvstore->address(),

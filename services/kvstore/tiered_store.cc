@@ -4,10 +4,12 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <list>
 #include <map>
 #include <set>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -78,6 +80,14 @@ class TieredKvStoreImpl : public TieredKvStore {
   explicit TieredKvStoreImpl(const TieredStoreOptions& options) : options_(options) {
     if (!options_.clock_ms) options_.clock_ms = SystemClockMs;
   }
+  ~TieredKvStoreImpl() override {
+    {
+      std::lock_guard<std::mutex> lock(restore_mu_);
+      stopping_ = true;
+    }
+    restore_cv_.notify_all();
+    if (restorer_.joinable()) restorer_.join();
+  }
 
   // Adds the next slower tier; `capacity` 0 on a persistent tier = unlimited.
   void AddTier(std::unique_ptr<Tier> tier, int64_t capacity) {
@@ -88,32 +98,72 @@ class TieredKvStoreImpl : public TieredKvStore {
     slots_.push_back(std::move(s));
   }
 
-  // Indexes what the persistent tiers hold (after a restart).
+  // Indexes what the persistent tiers hold (after a restart). A tier that
+  // cannot be reached now (Redis down) is left out with a warning and
+  // indexed by a background thread once it answers: the store serves its
+  // other tiers meanwhile.
   absl::Status Restore() {
-    std::lock_guard<std::mutex> lock(mu_);
+    bool pending = false;
     for (size_t t = 0; t < slots_.size(); ++t) {
       if (!slots_[t].tier->persistent()) continue;
-      KVLAB_ASSIGN_OR_RETURN(std::vector<TierListing> listing, slots_[t].tier->List());
-      for (TierListing& l : listing) {
-        if (!ValidName(l.id) && !IsContentKey(l.id)) continue;  // not a key kvlab wrote
-        auto [it, inserted] = records_.try_emplace(l.id);
-        Record& rec = it->second;
-        if (inserted) {
-          rec.header = std::make_shared<const v1::KvEntryHeader>(std::move(l.header));
-          rec.bytes = l.bytes;
-          rec.access_ms = rec.header->created_unix_ms();
-          rec.version = ++next_version_;
-          IndexRecord(l.id, rec);
-        } else if (rec.bytes != l.bytes) {
+      absl::StatusOr<std::vector<TierListing>> listing = slots_[t].tier->List();
+      if (absl::IsUnavailable(listing.status()) || absl::IsDeadlineExceeded(listing.status())) {
+        spdlog::warn("kvstore: the {} tier is unreachable ({}); serving without it until it answers",
+                     slots_[t].tier->name(), listing.status().ToString());
+        slots_[t].restored = false;
+        pending = true;
+        continue;
+      }
+      if (!listing.ok()) return listing.status();
+      IndexListing(t, *std::move(listing));
+    }
+    if (pending) restorer_ = std::thread([this] { RestoreLater(); });
+    return absl::OkStatus();
+  }
+
+  // Adds what tier t lists to the index.
+  void IndexListing(size_t t, std::vector<TierListing> listing) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (TierListing& l : listing) {
+      if (!ValidName(l.id) && !IsContentKey(l.id)) continue;  // not a key kvlab wrote
+      auto [it, inserted] = records_.try_emplace(l.id);
+      Record& rec = it->second;
+      if (inserted) {
+        rec.header = std::make_shared<const v1::KvEntryHeader>(std::move(l.header));
+        rec.bytes = l.bytes;
+        rec.access_ms = rec.header->created_unix_ms();
+        rec.version = ++next_version_;
+        IndexRecord(l.id, rec);
+      } else if (rec.bytes != l.bytes || (rec.residency & Bit(t))) {
+        if (rec.bytes != l.bytes) {
           spdlog::warn("kvstore: tier {} holds a different version of '{}'; ignoring it", slots_[t].tier->name(),
                        l.id);
-          continue;
         }
-        AddCopy(l.id, rec, t);
+        continue;
       }
-      spdlog::info("kvstore: restored {} entries from the {} tier", listing.size(), slots_[t].tier->name());
+      AddCopy(l.id, rec, t);
     }
-    return absl::OkStatus();
+    slots_[t].restored = true;
+    spdlog::info("kvstore: restored {} entries from the {} tier", listing.size(), slots_[t].tier->name());
+  }
+
+  // Retries the tiers Restore could not reach, every 2 s, until each answers.
+  void RestoreLater() {
+    std::unique_lock<std::mutex> lock(restore_mu_);
+    while (!stopping_) {
+      restore_cv_.wait_for(lock, std::chrono::seconds(2));
+      if (stopping_) return;
+      bool pending = false;
+      for (size_t t = 0; t < slots_.size(); ++t) {
+        if (!slots_[t].tier->persistent() || slots_[t].restored) continue;
+        lock.unlock();
+        absl::StatusOr<std::vector<TierListing>> listing = slots_[t].tier->List();
+        if (listing.ok()) IndexListing(t, *std::move(listing));
+        lock.lock();
+        pending = pending || !listing.ok();
+      }
+      if (!pending) return;
+    }
   }
 
   absl::StatusOr<v1::PutResponse> Put(KvEntry entry, const v1::PutOptions& options) override {
@@ -412,6 +462,9 @@ class TieredKvStoreImpl : public TieredKvStore {
     int64_t used = 0;
     int64_t hits = 0, misses = 0, evictions = 0, demotions = 0, promotions = 0, corruptions = 0;
     std::list<std::string> lru;  // most recently used first
+    // False while a persistent tier awaits its first listing; written only by
+    // Restore and then by the one RestoreLater thread.
+    bool restored = true;
   };
 
   struct Record {
@@ -656,6 +709,12 @@ class TieredKvStoreImpl : public TieredKvStore {
   std::vector<QuarantinedEntry> quarantined_;
   uint64_t next_version_ = 0;
   uint64_t next_lease_ = 0;
+
+  // The background indexing of tiers unreachable at start (RestoreLater).
+  std::mutex restore_mu_;
+  std::condition_variable restore_cv_;
+  bool stopping_ = false;  // guarded by restore_mu_
+  std::thread restorer_;
 };
 
 }  // namespace

@@ -9,10 +9,12 @@
 #include <regex>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/json_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/evaluator/grpc_client.h"
+#include "tests/util/redis_server.h"
 #include "tests/util/test_util.h"
 #include "tools/child_process.h"
 
@@ -121,13 +123,14 @@ struct UpCluster {
   nlohmann::json addresses;
 };
 
-UpCluster StartCluster(const testing::TempDir& tmp) {
+UpCluster StartCluster(const testing::TempDir& tmp, const std::vector<std::string>& extra = {}) {
   UpCluster c;
   c.log = tmp.Join("up.log");
-  auto up = ChildProcess::Start({std::string(KVLAB_TOOLS_DIR) + "/kvlab", "up",
-                                 "--model=" + testing::FixtureDir("tiny-llama3"), "--run_dir=" + tmp.Join("cluster"),
-                                 std::string("--bin_dir=") + KVLAB_BIN_DIR},
-                                c.log);
+  std::vector<std::string> argv = {std::string(KVLAB_TOOLS_DIR) + "/kvlab", "up",
+                                   "--model=" + testing::FixtureDir("tiny-llama3"), "--run_dir=" + tmp.Join("cluster"),
+                                   std::string("--bin_dir=") + KVLAB_BIN_DIR};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto up = ChildProcess::Start(argv, c.log);
   EXPECT_TRUE(up.ok());
   if (!up.ok()) return c;
   c.up = std::move(*up);
@@ -221,8 +224,10 @@ TEST(KvlabE2eTest, KvlabUpRestartsAKilledServer) {
   EXPECT_EQ(c.up->Stop(std::chrono::seconds(60)), 0) << testing::ReadFile(c.log);
 }
 
-// Chaos: while one job runs, each server in turn is killed with SIGKILL
-// (decode, prefill, compressor, kvstore, evaluator). kvlab up restarts it;
+// Chaos: while one job runs, Redis (the kvstore's write-through tier) and
+// then each server in turn are killed with SIGKILL (decode, prefill,
+// compressor, kvstore, evaluator). kvlab up restarts the servers, Redis is
+// started again by the test;
 // the evaluator retries sessions whose peer went away and recomputes
 // entries the kvstore lost; a restarted evaluator resumes the job. The job
 // completes, without a rerun, with the results of an undisturbed run.
@@ -241,7 +246,9 @@ TEST(KvlabE2eTest, JobCompletesWhileEachServerIsKilledInTurn) {
   const auto undisturbed = Predictions(tmp.Join("undisturbed"));
   ASSERT_EQ(undisturbed.size(), 30u * 3 * 2 * 2);
 
-  UpCluster c = StartCluster(tmp);
+  testing::RedisServer redis;
+  UpCluster c = StartCluster(
+      tmp, {absl::StrCat("--kvstore_flags=--redis=127.0.0.1:", redis.port(), ",--write_through")});
   ASSERT_NE(c.up, nullptr);
   auto evaluator = Client(c);
   ASSERT_NE(evaluator, nullptr);
@@ -252,7 +259,7 @@ TEST(KvlabE2eTest, JobCompletesWhileEachServerIsKilledInTurn) {
   ASSERT_TRUE(submitted.ok()) << submitted.status();
   const std::string id = submitted->job_id();
   int64_t done = 0;
-  for (const char* victim : {"decode-0", "prefill", "compressor", "kvstore", "evaluator"}) {
+  for (const char* victim : {"redis", "decode-0", "prefill", "compressor", "kvstore", "evaluator"}) {
     // Let the job make progress, then kill.
     for (int i = 0; i < 600; ++i) {
       const v1::JobStatus s = StatusOf(*evaluator, id);
@@ -262,6 +269,12 @@ TEST(KvlabE2eTest, JobCompletesWhileEachServerIsKilledInTurn) {
     const v1::JobStatus before = StatusOf(*evaluator, id);
     ASSERT_EQ(before.state(), v1::JobStatus::RUNNING) << victim << ": the job ended early: " << before.error();
     done = before.turns_done();
+    if (std::string(victim) == "redis") {
+      redis.Stop();
+      std::this_thread::sleep_for(std::chrono::seconds(1));  // the job runs on without it meanwhile
+      redis.Start();
+      continue;
+    }
     ASSERT_TRUE(KillAndAwaitRestart(c.log, victim)) << victim << "\n" << testing::ReadFile(c.log);
   }
   v1::JobStatus last;

@@ -198,11 +198,33 @@ TEST_F(RedisTest, TierReconnectsAfterTheServerRestarts) {
   EXPECT_TRUE((*tier)->Get("a").ok());
 }
 
-TEST_F(RedisTest, CreateFailsWhenTheServerIsDown) {
-  RedisTierOptions o = TierOptions();
-  o.connection.max_connect_attempts = 2;
+// Redis down when the kvstore starts: the store starts, serves its host
+// tier, and indexes what Redis holds once it answers.
+TEST_F(RedisTest, StoreStartsWhileRedisIsDownAndIndexesItLater) {
+  TieredStoreOptions o = StoreOptions();
+  o.redis.connect_timeout_ms = 200;
   redis_.Stop();
-  EXPECT_EQ(RedisTier::Create(o).status().code(), absl::StatusCode::kUnavailable);
+  auto store = NewTieredKvStore(o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto put = (*store)->Put(MakeEntry(Tokens(5, 0), 1, 100, 1), {});
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_TRUE((*store)->Get(put->handle().id()).ok());
+  EXPECT_EQ((*store)->Tiers().size(), 2u);
+
+  redis_.Start();
+  TieredStoreOptions direct = o;
+  direct.host_capacity_bytes = 0;  // straight into redis
+  auto other = NewTieredKvStore(direct);
+  ASSERT_TRUE(other.ok()) << other.status();
+  const KvEntry written = MakeEntry(Tokens(6, 0), 2, 300, 2);
+  ASSERT_TRUE((*other)->Put(written, Named("from-other")).ok());
+  // The first store lists Redis in the background (a readiness wait).
+  for (int i = 0; i < 200 && !(*store)->Stat("from-other").ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto got = (*store)->Get("from-other");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(SameBytes(**got, written));
 }
 
 TEST_F(RedisTest, FullHostTierDemotesToRedisAndReadsPromote) {

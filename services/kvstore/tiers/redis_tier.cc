@@ -65,10 +65,15 @@ absl::StatusOr<std::unique_ptr<RedisTier>> RedisTier::Create(const RedisTierOpti
         absl::StrCat("redis key_prefix '", options.key_prefix, "' must be non-empty without ':', spaces or globs"));
   }
   std::unique_ptr<RedisTier> tier(new RedisTier(options));
+  // The server may be down now: the tier is still made (each call connects
+  // on demand and fails with UNAVAILABLE meanwhile), so that a kvstore
+  // starts and serves its other tiers while Redis is away.
   auto handle = tier->pool_.Acquire();
-  if (!handle.ok()) return handle.status();
-  KVLAB_ASSIGN_OR_RETURN(RedisReplyPtr pong, (*handle)->Command({"PING"}));
-  (void)pong;
+  absl::Status ping = handle.ok() ? (*handle)->Command({"PING"}).status() : handle.status();
+  if (!ping.ok()) {
+    spdlog::warn("redis tier: {}:{} does not answer yet ({}); it is used once it does",
+                 options.connection.address, options.connection.port, ping.ToString());
+  }
   return tier;
 }
 

@@ -42,8 +42,9 @@ struct RedisTierOptions {
 // that fail on a broken connection are retried once on a fresh one.
 class RedisTier : public Tier {
  public:
-  // Connects and PINGs the server. UNAVAILABLE / DEADLINE_EXCEEDED when it
-  // cannot be reached; INVALID_ARGUMENT for bad options.
+  // Connects and PINGs the server; when it does not answer, warns and still
+  // returns the tier (calls connect on demand and fail with UNAVAILABLE until
+  // it is back). INVALID_ARGUMENT for bad options.
   static absl::StatusOr<std::unique_ptr<RedisTier>> Create(const RedisTierOptions& options);
 
   const std::string& name() const override { return name_; }
