@@ -226,11 +226,10 @@ TEST(KvlabE2eTest, KvlabUpRestartsAKilledServer) {
 
 // Chaos: while one job runs, Redis (the kvstore's write-through tier) and
 // then each server in turn are killed with SIGKILL (decode, prefill,
-// compressor, kvstore, evaluator). kvlab up restarts the servers, Redis is
-// started again by the test;
-// the evaluator retries sessions whose peer went away and recomputes
-// entries the kvstore lost; a restarted evaluator resumes the job. The job
-// completes, without a rerun, with the results of an undisturbed run.
+// compressor, kvstore, evaluator). kvlab up restarts the servers and the
+// test restarts Redis; the evaluator retries sessions whose peer went away
+// and recomputes entries the kvstore lost; a restarted evaluator resumes the
+// job. The job completes, without a rerun, with an undisturbed run's results.
 TEST(KvlabE2eTest, JobCompletesWhileEachServerIsKilledInTurn) {
   testing::TempDir tmp;
   const char job[] = R"({"name": "chaos", "tasks": [{"task": "kv", "sessions": 30, "turns": 3,
