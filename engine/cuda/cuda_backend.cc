@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -89,10 +90,11 @@ struct Geometry {
   int64_t max_blocks = 0;  // most 32-key blocks of a tile
 };
 
-Geometry BuildGeometry(const AttentionArgs& a, const std::vector<VerticalSlashChoice>* vs) {
+Geometry BuildGeometry(const AttentionArgs& a, const std::vector<VerticalSlashChoice>* vs,
+                       std::span<const AttentionTile> tiles) {
   Geometry geo;
   TileGeometry g;
-  for (const AttentionTile& t : SparseAttentionTiles(a)) {
+  for (const AttentionTile& t : tiles) {
     BuildTileGeometry(a, vs != nullptr ? &(*vs)[t.head0] : nullptr, t, g);
     if (a.stats != nullptr) a.stats->Add(CountTilePairs(t, g));
     DeviceTile d{};
@@ -316,6 +318,8 @@ class CudaBackend : public Backend {
     return static_cast<const T*>(op_scratch_->address());
   }
   std::vector<VerticalSlashChoice> EstimateVerticalSlash(const AttentionArgs& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Uploads one batch of tiles and launches the attention kernel(s) on it.
+  void LaunchTiles(const AttentionArgs& a, const Geometry& geo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const CudaBackendOptions options_;
   const std::shared_ptr<DeviceAllocator> alloc_;
@@ -422,7 +426,19 @@ void CudaBackend::Attention(const AttentionArgs& a) {
     vs = EstimateVerticalSlash(a);
     if (!error_.ok()) return;
   }
-  const Geometry geo = BuildGeometry(a, vertical_slash ? &vs : nullptr);
+  // Tiles go to the device in batches, so that the host never holds the
+  // gathered keys of a whole long prefill at once (the CPU builds each
+  // tile's lists when it runs it).
+  const std::vector<AttentionTile> tiles = SparseAttentionTiles(a);
+  constexpr size_t kTilesPerLaunch = 4096;
+  for (size_t t0 = 0; t0 < tiles.size() && error_.ok(); t0 += kTilesPerLaunch) {
+    const size_t count = std::min(kTilesPerLaunch, tiles.size() - t0);
+    LaunchTiles(a, BuildGeometry(a, vertical_slash ? &vs : nullptr, std::span(tiles).subspan(t0, count)));
+  }
+}
+
+void CudaBackend::LaunchTiles(const AttentionArgs& a, const Geometry& geo) {
+  const int64_t n = a.q.dim(0), hd = a.q.dim(2);
   AttentionWork w{};
   w.q = a.q.data<float>();
   w.k = a.k.data<void>();
@@ -430,9 +446,9 @@ void CudaBackend::Attention(const AttentionArgs& a) {
   w.kv_type = a.k.dtype();
   w.out = a.out.data<float>();
   w.n = n;
-  w.hq = hq;
+  w.hq = a.q.dim(1);
   w.hd = hd;
-  w.hkv = hkv;
+  w.hkv = a.k.dim(0);
   w.cap = a.k.dim(1);
   w.scale = a.scale;
   w.num_tiles = static_cast<int32_t>(geo.tiles.size());

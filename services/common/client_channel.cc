@@ -1,5 +1,9 @@
 #include "services/common/client_channel.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -108,13 +112,43 @@ absl::Status ClientChannel::Prepare(grpc::ClientContext* context, const std::str
     if (state == GRPC_CHANNEL_READY) return absl::OkStatus();
     if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
       return absl::UnavailableError(absl::StrCat(options_.peer_name, " at ", options_.address,
-                                                 " is unavailable (connection failed)"));
+                                                 " is unavailable (connection failed", WhyNotConnected(), ")"));
     }
     if (!channel_->WaitForStateChange(state, wait_until)) {
       return absl::UnavailableError(absl::StrCat(options_.peer_name, " at ", options_.address,
                                                  " is unavailable (not connected within ", Seconds(wait), " s)"));
     }
   }
+}
+
+std::string ClientChannel::WhyNotConnected() const {
+  // A TCP connection that succeeds where gRPC's failed points at TLS: one
+  // side speaks it and the other does not, or the certificate is refused.
+  const size_t colon = options_.address.rfind(':');
+  if (options_.address.rfind("unix:", 0) == 0 || colon == std::string::npos) return "";
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  std::string host = options_.address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (::getaddrinfo(host.c_str(), options_.address.substr(colon + 1).c_str(), &hints, &found) != 0) {
+    return ": the host name does not resolve";
+  }
+  bool accepted = false;
+  for (addrinfo* a = found; a != nullptr && !accepted; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd < 0) continue;
+    accepted = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  if (!accepted) return ": nothing accepts connections there";
+  return options_.tls_ca_file.empty()
+             ? ": the port accepts connections but the handshake failed; does the peer serve TLS (then give "
+               "--tls_ca)?"
+             : ": the port accepts connections but the TLS handshake failed; check that the peer serves TLS, that "
+               "its certificate chains to --tls_ca and names this address (or set the server name)";
 }
 
 absl::Status ClientChannel::Error(const grpc::Status& status) const {

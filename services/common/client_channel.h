@@ -75,6 +75,10 @@ class ClientChannel {
   // `status` of a call to this peer as an absl::Status whose message names
   // the peer ("kvstore at host:port: ...").
   absl::Status Error(const grpc::Status& status) const;
+  // For a failed connection: ": <likely cause>" (nothing listening, or a
+  // listener that refused the handshake: TLS on one side only, or a refused
+  // certificate), found with a plain TCP connect.
+  std::string WhyNotConnected() const;
 
  private:
   ClientChannel(ClientOptions options, std::shared_ptr<grpc::Channel> channel)

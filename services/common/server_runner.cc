@@ -18,12 +18,23 @@
 namespace kvlab {
 namespace {
 
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+// The PEM text of `path`, which must hold a block ending in `label`
+// ("CERTIFICATE", "PRIVATE KEY"): a wrong or garbled file is named here
+// rather than surfacing as "cannot listen" from gRPC.
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what, const char* label) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read the TLS ", what, " file '", path, "'"));
   std::stringstream s;
   s << in.rdbuf();
-  return s.str();
+  const std::string text = s.str();
+  const size_t begin = text.find("-----BEGIN ");
+  const size_t line_end = begin == std::string::npos ? std::string::npos : text.find("-----", begin + 11);
+  if (line_end == std::string::npos || text.substr(begin, line_end - begin).find(label) == std::string::npos ||
+      text.find("-----END ", line_end) == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("the TLS ", what, " file '", path, "' holds no PEM ", label,
+                                                   " block"));
+  }
+  return text;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& options) {
@@ -35,13 +46,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
     return grpc::InsecureServerCredentials();
   }
   grpc::SslServerCredentialsOptions ssl;
-  auto cert = ReadPem(options.tls_cert_file, "certificate");
+  auto cert = ReadPem(options.tls_cert_file, "certificate", "CERTIFICATE");
   if (!cert.ok()) return cert.status();
-  auto key = ReadPem(options.tls_key_file, "key");
+  auto key = ReadPem(options.tls_key_file, "key", "PRIVATE KEY");
   if (!key.ok()) return key.status();
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
   if (!options.tls_ca_file.empty()) {
-    auto ca = ReadPem(options.tls_ca_file, "CA");
+    auto ca = ReadPem(options.tls_ca_file, "CA", "CERTIFICATE");
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *ca;
     ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
@@ -83,7 +94,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOption
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || (!unix_socket && port == 0)) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.listen,
+        options.tls_cert_file.empty() ? " (address in use or not local?)"
+                                      : " (address in use, or --tls_key is not the key of --tls_cert?)"));
   }
   if (auto* health = server->GetHealthCheckService()) health->SetServingStatus(true);
   if (options.auth_token.empty()) {

@@ -667,7 +667,18 @@ TEST_F(GrpcServicesTest, TlsWithASelfSignedCertificate) {
   EXPECT_EQ((*NewKvStoreClient(no_token))->Stat("nope").status().code(), absl::StatusCode::kUnauthenticated);
   // A plaintext client cannot talk to the TLS server.
   ClientOptions plain = Options(server->address(), "kvstore", seconds(2));
-  EXPECT_EQ((*NewKvStoreClient(plain))->Stat("nope").status().code(), absl::StatusCode::kUnavailable);
+  const absl::Status refused = (*NewKvStoreClient(plain))->Stat("nope").status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(refused.message().find("does the peer serve TLS"), std::string::npos) << refused;
+  // A garbled certificate file is named, not reported as "cannot listen".
+  testing::WriteFile(dir.Join("bad.pem"), "not a certificate\n");
+  ServerOptions bad = tls;
+  bad.tls_cert_file = dir.Join("bad.pem");
+  bad.listen = "127.0.0.1:0";
+  auto refused_server = GrpcServer::Start(bad, {kvstore_service_.get()});
+  EXPECT_EQ(refused_server.status().code(), absl::StatusCode::kInvalidArgument) << refused_server.status();
+  EXPECT_NE(refused_server.status().message().find("bad.pem' holds no PEM CERTIFICATE"), std::string::npos)
+      << refused_server.status();
   // The IP address is in the certificate too.
   o.tls_server_name = "";
   EXPECT_EQ((*NewKvStoreClient(o))->Stat("nope").status().code(), absl::StatusCode::kNotFound);
