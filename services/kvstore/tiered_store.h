@@ -56,7 +56,7 @@ struct TieredStoreOptions {
     // maxmemory applies).
     int64_t capacity_bytes = 0;
     int connect_timeout_ms = 2000;
-    int command_timeout_ms = 30000;
+    int command_timeout_ms = 5000;  // a stalled server costs this once per cooldown
   } redis;
 
   struct Disk {

@@ -224,8 +224,9 @@ TEST(KvlabE2eTest, KvlabUpRestartsAKilledServer) {
   EXPECT_EQ(c.up->Stop(std::chrono::seconds(60)), 0) << testing::ReadFile(c.log);
 }
 
-// Chaos: while one job runs, Redis (the kvstore's write-through tier) and
-// then each server in turn are killed with SIGKILL (decode, prefill,
+// Chaos: while one job runs, Redis (the kvstore's write-through tier) is
+// stalled (SIGSTOP, 3 s) and killed, then each server in turn is killed with
+// SIGKILL (decode, prefill,
 // compressor, kvstore, evaluator). kvlab up restarts the servers and the
 // test restarts Redis; the evaluator retries sessions whose peer went away
 // and recomputes entries the kvstore lost; a restarted evaluator resumes the
@@ -258,7 +259,7 @@ TEST(KvlabE2eTest, JobCompletesWhileEachServerIsKilledInTurn) {
   ASSERT_TRUE(submitted.ok()) << submitted.status();
   const std::string id = submitted->job_id();
   int64_t done = 0;
-  for (const char* victim : {"redis", "decode-0", "prefill", "compressor", "kvstore", "evaluator"}) {
+  for (const char* victim : {"redis-stall", "redis", "decode-0", "prefill", "compressor", "kvstore", "evaluator"}) {
     // Let the job make progress, then kill.
     for (int i = 0; i < 600; ++i) {
       const v1::JobStatus s = StatusOf(*evaluator, id);
@@ -268,6 +269,12 @@ TEST(KvlabE2eTest, JobCompletesWhileEachServerIsKilledInTurn) {
     const v1::JobStatus before = StatusOf(*evaluator, id);
     ASSERT_EQ(before.state(), v1::JobStatus::RUNNING) << victim << ": the job ended early: " << before.error();
     done = before.turns_done();
+    if (std::string(victim) == "redis-stall") {
+      redis.Pause();
+      std::this_thread::sleep_for(std::chrono::seconds(3));  // the job runs on meanwhile
+      redis.Resume();
+      continue;
+    }
     if (std::string(victim) == "redis") {
       redis.Stop();
       std::this_thread::sleep_for(std::chrono::seconds(1));  // the job runs on without it meanwhile

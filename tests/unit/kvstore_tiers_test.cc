@@ -186,7 +186,9 @@ TEST_F(RedisTest, TierSetsTtlOnManifestAndChunks) {
 }
 
 TEST_F(RedisTest, TierReconnectsAfterTheServerRestarts) {
-  auto tier = RedisTier::Create(TierOptions());
+  RedisTierOptions o = TierOptions();
+  o.cooldown_ms = 0;  // reconnection itself, without the cooldown
+  auto tier = RedisTier::Create(o);
   ASSERT_TRUE(tier.ok());
   auto e = std::make_shared<const KvEntry>(MakeEntry(Tokens(5, 0), 1, 100, 1));
   ASSERT_TRUE((*tier)->Put("a", e).ok());
@@ -195,6 +197,27 @@ TEST_F(RedisTest, TierReconnectsAfterTheServerRestarts) {
   redis_.Start();  // empty again: persistence is off
   EXPECT_EQ((*tier)->Get("a").status().code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE((*tier)->Put("a", e).ok());
+  EXPECT_TRUE((*tier)->Get("a").ok());
+}
+
+// A tier that found Redis unreachable fails at once during its cooldown
+// (one timeout per cooldown, not one per call) and works again after it.
+TEST_F(RedisTest, TierFailsFastDuringItsCooldownAndRecovers) {
+  RedisTierOptions o = TierOptions();
+  o.cooldown_ms = 300;
+  auto tier = RedisTier::Create(o);
+  ASSERT_TRUE(tier.ok());
+  redis_.Stop();
+  const absl::Status first = (*tier)->Get("a").status();
+  EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+  EXPECT_EQ(first.message().find("skipped"), std::string::npos) << first;
+  const absl::Status second = (*tier)->Get("a").status();
+  EXPECT_EQ(second.code(), absl::StatusCode::kUnavailable) << second;
+  EXPECT_NE(second.message().find("skipped"), std::string::npos) << second;
+  redis_.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // past the cooldown
+  auto e = std::make_shared<const KvEntry>(MakeEntry(Tokens(5, 0), 1, 100, 1));
+  EXPECT_TRUE((*tier)->Put("a", e).ok());
   EXPECT_TRUE((*tier)->Get("a").ok());
 }
 

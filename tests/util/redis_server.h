@@ -60,6 +60,10 @@ class RedisServer {
     FAIL() << "redis-server did not start listening on port " << port_;
   }
 
+  // Stalls the server (SIGSTOP) / lets it go on (SIGCONT).
+  void Pause() { ::kill(pid_, SIGSTOP); }
+  void Resume() { ::kill(pid_, SIGCONT); }
+
   // Kills the server (SIGKILL: no persistence anyway) and reaps it.
   void Stop() {
     if (pid_ <= 0) return;

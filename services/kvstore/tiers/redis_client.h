@@ -26,7 +26,7 @@ struct RedisOptions {
   int pool_size = 4;
   int connect_timeout_ms = 2000;
   // Bound on each command's send and receive.
-  int command_timeout_ms = 30000;
+  int command_timeout_ms = 5000;
   // Connection attempts per Acquire, with exponential backoff between them.
   int max_connect_attempts = 5;
   int initial_backoff_ms = 20;

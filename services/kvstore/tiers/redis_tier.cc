@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <xxhash.h>
 
+#include <chrono>
 #include <cstring>
 #include <random>
 
@@ -25,22 +26,12 @@ std::string_view View(const redisReply& r) { return std::string_view(r.str, r.le
 
 bool IsString(const redisReply& r) { return r.type == REDIS_REPLY_STRING; }
 
-// Runs `fn(connection)`, retrying once on a fresh connection when the first
-// one broke (server restarted, connection reset).
-template <typename Fn>
-auto WithConnection(RedisPool& pool, Fn fn) -> decltype(fn(std::declval<RedisConnection&>())) {
-  for (int attempt = 0;; ++attempt) {
-    auto handle = pool.Acquire();
-    if (!handle.ok()) return handle.status();
-    auto result = fn(**handle);
-    if (attempt == 0 && !result.ok() && (*handle)->broken() && absl::IsUnavailable(result.status())) {
-      continue;
-    }
-    return result;
-  }
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
-// absl::Status has no status(); give it one for WithConnection.
+// absl::Status has no status(); give it one for Call.
 struct StatusBox {
   StatusBox(absl::Status status) : s(std::move(status)) {}  // NOLINT: implicit on purpose
   absl::Status s;
@@ -49,6 +40,27 @@ struct StatusBox {
 };
 
 }  // namespace
+
+template <typename Fn>
+auto RedisTier::Call(Fn fn) -> decltype(fn(std::declval<RedisConnection&>())) {
+  const int64_t until = skip_until_ms_.load();
+  if (until != 0 && SteadyMs() < until) {
+    return absl::UnavailableError(absl::StrCat("redis tier at ", options_.connection.address, ":",
+                                               options_.connection.port, " is skipped for ", until - SteadyMs(),
+                                               " ms more after failing"));
+  }
+  for (int attempt = 0;; ++attempt) {
+    auto handle = pool_.Acquire();
+    decltype(fn(std::declval<RedisConnection&>())) result =
+        handle.ok() ? fn(**handle) : decltype(fn(std::declval<RedisConnection&>()))(handle.status());
+    if (attempt == 0 && handle.ok() && !result.ok() && (*handle)->broken() && absl::IsUnavailable(result.status())) {
+      continue;
+    }
+    const bool unreachable = absl::IsUnavailable(result.status()) || absl::IsDeadlineExceeded(result.status());
+    skip_until_ms_.store(unreachable && options_.cooldown_ms > 0 ? SteadyMs() + options_.cooldown_ms : 0);
+    return result;
+  }
+}
 
 RedisTier::RedisTier(const RedisTierOptions& options)
     : options_(options), pool_(options.connection), generation_base_(std::random_device{}() * 0x9E3779B97F4A7C15ull ^
@@ -105,7 +117,7 @@ void RedisTier::UnlinkChunks(RedisConnection& conn, const std::string& id, const
 }
 
 absl::Status RedisTier::Put(const std::string& id, std::shared_ptr<const KvEntry> entry) {
-  return WithConnection(pool_, [&](RedisConnection& conn) { return StatusBox{PutOnce(conn, id, *entry)}; }).s;
+  return Call([&](RedisConnection& conn) { return StatusBox{PutOnce(conn, id, *entry)}; }).s;
 }
 
 absl::Status RedisTier::PutOnce(RedisConnection& conn, const std::string& id, const KvEntry& entry) {
@@ -165,7 +177,7 @@ absl::Status RedisTier::PutOnce(RedisConnection& conn, const std::string& id, co
 }
 
 absl::StatusOr<std::shared_ptr<const KvEntry>> RedisTier::Get(const std::string& id) {
-  return WithConnection(pool_, [&](RedisConnection& conn) { return GetOnce(conn, id); });
+  return Call([&](RedisConnection& conn) { return GetOnce(conn, id); });
 }
 
 absl::StatusOr<std::shared_ptr<const KvEntry>> RedisTier::GetOnce(RedisConnection& conn, const std::string& id) {
@@ -230,7 +242,7 @@ absl::StatusOr<std::shared_ptr<const KvEntry>> RedisTier::GetOnce(RedisConnectio
 }
 
 absl::Status RedisTier::Delete(const std::string& id) {
-  return WithConnection(pool_, [&](RedisConnection& conn) { return StatusBox{DeleteOnce(conn, id)}; }).s;
+  return Call([&](RedisConnection& conn) { return StatusBox{DeleteOnce(conn, id)}; }).s;
 }
 
 absl::Status RedisTier::DeleteOnce(RedisConnection& conn, const std::string& id) {
@@ -244,7 +256,7 @@ absl::Status RedisTier::DeleteOnce(RedisConnection& conn, const std::string& id)
 }
 
 absl::Status RedisTier::Quarantine(const std::string& id) {
-  return WithConnection(pool_, [&](RedisConnection& conn) {
+  return Call([&](RedisConnection& conn) {
            const std::string from = ManifestKey(id), to = QuarantineKey(id);
            auto r = conn.Command({"RENAME", from, to});
            if (!r.ok() && !conn.broken()) return StatusBox{absl::OkStatus()};  // "no such key"
@@ -254,7 +266,7 @@ absl::Status RedisTier::Quarantine(const std::string& id) {
 }
 
 absl::StatusOr<std::vector<TierListing>> RedisTier::List() {
-  return WithConnection(pool_, [&](RedisConnection& conn) { return ListOnce(conn); });
+  return Call([&](RedisConnection& conn) { return ListOnce(conn); });
 }
 
 absl::StatusOr<std::vector<TierListing>> RedisTier::ListOnce(RedisConnection& conn) {

@@ -36,6 +36,11 @@ struct RedisTierOptions {
   // Largest value written as one chunk.
   int64_t chunk_bytes = 64ll << 20;
   std::string key_prefix = "kvlab";
+  // After a call finds the server unreachable or too slow (UNAVAILABLE,
+  // DEADLINE_EXCEEDED), calls fail at once for this long instead of each
+  // waiting for a connection or a command timeout: a dead or stalled Redis
+  // costs the store one timeout per cooldown, not one per call.
+  int64_t cooldown_ms = 5000;
 };
 
 // Thread-safe (a connection per concurrent call, from the pool). Operations
@@ -72,8 +77,14 @@ class RedisTier : public Tier {
   uint64_t NextGeneration();
 
   const std::string name_ = "redis";
+  // Runs fn on a pooled connection, retrying once on a fresh one when the
+  // first broke, and applies the cooldown (RedisTierOptions::cooldown_ms).
+  template <typename Fn>
+  auto Call(Fn fn) -> decltype(fn(std::declval<RedisConnection&>()));
+
   const RedisTierOptions options_;
   RedisPool pool_;
+  std::atomic<int64_t> skip_until_ms_{0};  // steady-clock ms; 0 = no cooldown
   const uint64_t generation_base_;
   std::atomic<uint64_t> generation_counter_{0};
 };
