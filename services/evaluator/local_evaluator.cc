@@ -76,7 +76,7 @@ class LocalEvaluator : public Evaluator {
       KVLAB_ASSIGN_OR_RETURN(output_dir, PathUnder(options_.jobs_dir, output_dir, "output_dir"));
     }
     job->status.set_output_dir(output_dir);
-    if (options_.resume_jobs) KVLAB_RETURN_IF_ERROR(SaveJob(*job));
+    if (options_.resume_jobs) KVLAB_RETURN_IF_ERROR(SaveJob(job->spec, job->status));
     jobs_.emplace(id, job);
     job->thread = std::thread([this, job] { Run(job); });
     return job->status;
@@ -177,15 +177,15 @@ class LocalEvaluator : public Evaluator {
 
   // <output_dir>/kvlab-job.json: what a restarted evaluator needs to list
   // the job and resume it.
-  static absl::Status SaveJob(const Job& job) {
-    const std::string dir = job.status.output_dir();
+  static absl::Status SaveJob(const JobSpec& spec, const v1::JobStatus& status) {
+    const std::string dir = status.output_dir();
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return absl::InternalError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
-    const nlohmann::json doc = {{"job_id", job.status.job_id()},
-                                {"state", v1::JobStatus::State_Name(job.status.state())},
-                                {"error", job.status.error()},
-                                {"spec", job.spec.ToJson()}};
+    const nlohmann::json doc = {{"job_id", status.job_id()},
+                                {"state", v1::JobStatus::State_Name(status.state())},
+                                {"error", status.error()},
+                                {"spec", spec.ToJson()}};
     const std::string path = dir + "/" + kJobFile, tmp = path + ".tmp";
     std::ofstream(tmp) << doc.dump(2) << "\n";
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -201,14 +201,12 @@ class LocalEvaluator : public Evaluator {
     v1::JobStatus status;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (shutting_down_ && !Finished(job.status.state())) return;
-      if (shutting_down_ && job.status.state() == v1::JobStatus::CANCELLED) return;
+      // Interrupted by the shutdown (running, or cancelled by it): leave it resumable.
+      const v1::JobStatus::State state = job.status.state();
+      if (shutting_down_ && (!Finished(state) || state == v1::JobStatus::CANCELLED)) return;
       status = job.status;
     }
-    Job copy;
-    copy.spec = job.spec;
-    copy.status = status;
-    if (absl::Status s = SaveJob(copy); !s.ok()) spdlog::warn("job {}: {}", status.job_id(), s.ToString());
+    if (absl::Status s = SaveJob(job.spec, status); !s.ok()) spdlog::warn("job {}: {}", status.job_id(), s.ToString());
   }
 
   // Lists the jobs saved under jobs_dir again; starts those that had not ended.

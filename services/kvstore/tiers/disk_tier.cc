@@ -79,7 +79,8 @@ absl::Status FsyncDir(const std::string& dir) {
 
 // Reads the preamble and manifest of an open entry file.
 // `payload_offset` receives where the payload starts.
-absl::StatusOr<Manifest> ReadManifest(int fd, const std::string& path, uint64_t* payload_offset) {
+absl::StatusOr<Manifest> ReadManifest(int fd, const std::string& path, uint64_t* payload_offset,
+                                      uint64_t* file_bytes = nullptr) {
   char preamble[kPreamble];
   KVLAB_RETURN_IF_ERROR(ReadAll(fd, preamble, kPreamble, 0, path));
   if (std::memcmp(preamble, kMagic, 8) != 0) return absl::DataLossError(absl::StrCat(path, ": bad magic"));
@@ -95,6 +96,7 @@ absl::StatusOr<Manifest> ReadManifest(int fd, const std::string& path, uint64_t*
   std::string bytes(len, '\0');
   KVLAB_RETURN_IF_ERROR(ReadAll(fd, bytes.data(), len, kPreamble, path));
   *payload_offset = kPreamble + len;
+  if (file_bytes != nullptr) *file_bytes = static_cast<uint64_t>(st.st_size);
   auto m = DecodeManifest(bytes);
   if (!m.ok()) return absl::DataLossError(absl::StrCat(path, ": ", m.status().message()));
   return m;
@@ -157,20 +159,18 @@ absl::StatusOr<std::shared_ptr<const KvEntry>> DiskTier::Get(const std::string& 
     if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("disk tier has no entry '", id, "'"));
     return ErrnoStatus(errno, "opening", path);
   }
-  uint64_t offset = 0;
-  auto manifest = ReadManifest(fd.get(), path, &offset);
+  uint64_t offset = 0, file_bytes = 0;
+  auto manifest = ReadManifest(fd.get(), path, &offset, &file_bytes);
   if (!manifest.ok()) return manifest.status();
   // Allocate only what the file holds: the declared layer sizes must add up
   // to the chunks, and the chunks to the bytes after the manifest.
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "inspecting", path);
   uint64_t chunk_bytes = 0, layer_bytes = 0;
   for (const ChunkInfo& c : manifest->chunks) chunk_bytes += c.size;
   for (int64_t b : manifest->header.layer_bytes()) layer_bytes += static_cast<uint64_t>(b);
-  if (chunk_bytes != layer_bytes || offset + chunk_bytes != static_cast<uint64_t>(st.st_size)) {
+  if (chunk_bytes != layer_bytes || offset + chunk_bytes != file_bytes) {
     return absl::DataLossError(absl::StrCat("disk entry '", id, "': the manifest declares ", layer_bytes,
                                             " bytes of layers in ", chunk_bytes, " bytes of chunks, the file holds ",
-                                            st.st_size - static_cast<int64_t>(offset)));
+                                            file_bytes - offset));
   }
   auto entry = std::make_shared<KvEntry>();
   entry->layers.resize(manifest->header.layer_bytes_size());
